@@ -1,0 +1,120 @@
+"""Composition root, and the only module with side effects.
+
+env -> Settings -> store, Arcade, Gmail, Slack clients -> app -> Socket Mode or HTTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from contextlib import AsyncExitStack
+
+import aiohttp
+from aiohttp import web
+from dotenv import load_dotenv
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import logs
+from bot.app import Deps, build_app
+from bot.arcade import Arcade
+from bot.authflow import AuthFlows
+from bot.config import GMAIL_SCOPE, ConfigError, Settings
+from bot.delivery import Delivery
+from bot.gmail import Gmail
+from bot.mailbox import Mailbox
+from bot.models import Authorized
+from bot.slack import Messenger, retry_handlers
+from bot.store import OutboxItem, Store
+from bot.web import build_web_app
+
+log = logging.getLogger("bot")
+
+
+async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    """Run the bot until ``stop`` is set; ``ready`` is set once it serves requests."""
+    started = time.monotonic()
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(Store.open(settings.database_path))
+        arcade = await stack.enter_async_context(
+            Arcade.open(api_key=settings.arcade_api_key, base_url=settings.arcade_base_url, scopes=(GMAIL_SCOPE,))
+        )
+        gmail = Gmail(settings.gmail_api_url)
+        stack.callback(gmail.close)
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        client = AsyncWebClient(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            session=session,
+            retry_handlers=retry_handlers(),
+        )
+
+        async def on_finished(item: OutboxItem, authorized: Authorized | None) -> None:
+            await delivery.finished(item, authorized)
+
+        flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds, on_finished=on_finished)
+        stack.push_async_callback(flows.close)
+        delivery = Delivery(
+            Mailbox(arcade, gmail, flows),
+            Messenger(client, session),
+            store,
+            timeout_seconds=settings.auth_timeout_seconds,
+        )
+        app = build_app(
+            Deps(client=client, delivery=delivery, store=store, clock=time.time),
+            signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
+        )
+
+        if settings.socket_mode:
+            handler = AsyncSocketModeHandler(app, settings.slack_app_token, web_client=client)
+            await handler.connect_async()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+            stack.push_async_callback(handler.close_async)
+        else:
+            runner = web.AppRunner(build_web_app(app), access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(runner, settings.host, settings.port).start()
+
+        owed = await delivery.flush()
+        resumed = await flows.resume()
+        log.info(
+            "bot.ready mode=%s resumed=%d redelivered=%d startup=%.2fs",
+            "socket" if settings.socket_mode else f"http {settings.host}:{settings.port}",
+            resumed,
+            owed,
+            time.monotonic() - started,
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("bot.stopping waiting=%d", flows.waiting)
+
+
+async def _run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(settings, stop)
+
+
+def main() -> int:
+    load_dotenv(override=False)  # real environment variables win over .env
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"bot: {exc}", file=sys.stderr)  # noqa: T201 - logging is not configured yet
+        return 2
+    secrets = [settings.slack_bot_token, settings.arcade_api_key]
+    secrets += [s for s in (settings.slack_app_token, settings.slack_signing_secret) if s]
+    logs.configure(settings.log_level_number, secrets)
+    asyncio.run(_run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The only module that talks to Arcade (through arcadepy). Arcade answers become our types.
+
+Two kinds of traffic, two kinds of client:
+
+* ``authorize`` and the admin calls are short requests; arcadepy retries 408/429/5xx and
+  connection errors for us (``max_retries``), honouring ``Retry-After``.
+* Status long-polls hold a connection for up to 59 s each. A single httpx pool is capped
+  (arcadepy's default is 100 connections) and its bookkeeping grows with the number of open
+  requests, so long-polls get their own clients, sharded by auth id, and never make an
+  ``authorize`` queue behind them. They do not retry: the bounded wait in ``authflow`` owns
+  backoff and deadlines.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import arcadepy
+import httpx
+from arcadepy import AsyncArcade
+
+from bot.errors import ArcadeRejected, ArcadeUnavailable
+from bot.models import Authorization, Authorized, NeedsConsent, SlackUser
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "google"
+MAX_WAIT = 59  # Arcade's documented maximum for /v1/auth/status?wait=
+POLL_SHARD_SIZE = 256
+POLL_SHARDS = 20  # 5,120 long-polls in flight before any queues
+
+PollResult = Authorized | Literal["pending", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A grant Arcade holds for one of our users."""
+
+    id: str
+    scopes: tuple[str, ...]
+    email: str | None
+
+
+class Arcade:
+    def __init__(self, api: AsyncArcade, pollers: list[AsyncArcade], scopes: tuple[str, ...]) -> None:
+        self._api = api
+        self._pollers = pollers
+        self._scopes = list(scopes)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, *, api_key: str, base_url: str, scopes: tuple[str, ...]) -> AsyncIterator[Arcade]:
+        async with AsyncExitStack() as stack:
+            api = await stack.enter_async_context(
+                AsyncArcade(
+                    api_key=api_key,
+                    base_url=base_url,
+                    max_retries=2,
+                    timeout=httpx.Timeout(20.0, connect=5.0),
+                )
+            )
+            pollers = []
+            for _ in range(POLL_SHARDS):
+                http = httpx.AsyncClient(
+                    limits=httpx.Limits(max_connections=POLL_SHARD_SIZE, max_keepalive_connections=POLL_SHARD_SIZE),
+                    # pool=None: a wait that finds its shard full queues instead of failing.
+                    timeout=httpx.Timeout(MAX_WAIT + 15.0, connect=5.0, pool=None),
+                )
+                poller = AsyncArcade(api_key=api_key, base_url=base_url, max_retries=0, http_client=http)
+                pollers.append(await stack.enter_async_context(poller))
+            yield cls(api, pollers, scopes)
+
+    async def authorize(self, user: SlackUser) -> Authorization:
+        """Ask Arcade for a token covering our scopes; a pending flow is reused by Arcade itself."""
+        try:
+            response = await self._api.auth.authorize(
+                user_id=user.arcade_id,
+                auth_requirement={"provider_id": PROVIDER, "oauth2": {"scopes": self._scopes}},
+            )
+        except arcadepy.APIError as exc:
+            raise _translate(exc, "authorize") from None
+        result = _to_authorization(response)
+        if result is None:
+            raise ArcadeUnavailable(f"authorize answered status={response.status!r} without a usable body")
+        return result
+
+    async def poll(self, auth_id: str, wait: int) -> PollResult:
+        """One long-poll of ``auth_id``: returns when it completes or fails, or after ``wait`` s."""
+        wait = max(1, min(wait, MAX_WAIT))
+        poller = self._pollers[zlib.crc32(auth_id.encode()) % len(self._pollers)]
+        try:
+            response = await poller.auth.status(id=auth_id, wait=wait)
+        except arcadepy.NotFoundError:
+            return "failed"
+        except arcadepy.APIStatusError as exc:
+            if exc.status_code == 408:  # older Engines answer a long-poll timeout with 408
+                return "pending"
+            raise _translate(exc, "status") from None
+        except arcadepy.APIError as exc:
+            raise _translate(exc, "status") from None
+        if response.status == "failed":
+            return "failed"
+        result = _to_authorization(response)
+        return result if isinstance(result, Authorized) else "pending"
+
+    async def connections(self, user: SlackUser) -> list[Connection]:
+        """This user's Google connections, filtered here too: some API versions ignore the filter."""
+        found: list[Connection] = []
+        try:
+            pages = self._api.admin.user_connections.list(
+                user={"id": user.arcade_id},
+                provider={"id": PROVIDER},
+                extra_query={"user_id": user.arcade_id, "provider_id": PROVIDER},
+            )
+            async for item in pages:
+                if item.user_id == user.arcade_id and item.provider_id == PROVIDER and item.id:
+                    found.append(Connection(item.id, tuple(item.scopes or ()), _email(item.provider_user_info)))
+        except arcadepy.APIError as exc:
+            raise _translate(exc, "user_connections.list") from None
+        return found
+
+    async def disconnect(self, user: SlackUser) -> int:
+        """Remove this user's Google grant at Arcade, so the next ``authorize`` starts a new flow."""
+        removed = 0
+        for connection in await self.connections(user):
+            try:
+                await self._api.admin.user_connections.delete(connection.id)
+            except arcadepy.NotFoundError:
+                continue
+            except arcadepy.APIError as exc:
+                raise _translate(exc, "user_connections.delete") from None
+            removed += 1
+        log.info("arcade.disconnected user=%s removed=%d", user.arcade_id, removed)
+        return removed
+
+
+def _to_authorization(response: Any) -> Authorization | None:
+    if response.status == "completed" and response.context is not None and response.context.token:
+        return Authorized(token=response.context.token, email=_email(response.context.user_info))
+    if response.status in ("pending", "not_started") and response.id and response.url:
+        return NeedsConsent(auth_id=response.id, url=response.url)
+    return None
+
+
+def _email(user_info: object) -> str | None:
+    if isinstance(user_info, dict):
+        email = user_info.get("email")
+        if isinstance(email, str) and email:
+            return email
+    return None
+
+
+def _translate(exc: arcadepy.APIError, call: str) -> ArcadeRejected | ArcadeUnavailable:
+    """Map arcadepy's exceptions onto our tree. Bodies are logged by status only: they may echo ids."""
+    if isinstance(exc, arcadepy.APIStatusError):
+        status = exc.status_code
+        log.warning("arcade.error call=%s status=%s", call, status)
+        if status in (400, 401, 403, 404, 415, 422):
+            return ArcadeRejected(f"Arcade {call} answered {status}")
+        return ArcadeUnavailable(f"Arcade {call} answered {status}")
+    log.warning("arcade.error call=%s error=%s", call, type(exc).__name__)
+    return ArcadeUnavailable(f"Arcade {call} failed: {type(exc).__name__}")

@@ -1,0 +1,129 @@
+"""Settings, parsed once from the environment into a frozen value.
+
+``Settings.from_env`` reports every missing or malformed variable at once, so a deployer fixes
+their ``.env`` in one go instead of one traceback at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
+DEFAULT_ARCADE_BASE_URL = "https://api.arcade.dev"
+GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """One or more environment variables are missing or malformed; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    slack_bot_token: str = field(repr=False)
+    arcade_api_key: str = field(repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    arcade_base_url: str = DEFAULT_ARCADE_BASE_URL
+    gmail_api_url: str = DEFAULT_GMAIL_API_URL
+    host: str = "0.0.0.0"  # noqa: S104 - the HTTP-mode server must be reachable by Slack
+    port: int = 3000
+    database_path: Path = Path("bot.db")
+    auth_timeout_seconds: int = 600
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        problems: list[str] = []
+
+        def text(name: str, *, required: bool = False) -> str | None:
+            value = env.get(name, "").strip()
+            if not value:
+                if required:
+                    problems.append(f"{name} is required")
+                return None
+            return value
+
+        def url(name: str, default: str) -> str:
+            value = text(name) or default
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                problems.append(f"{name} must be an http(s) URL, got {value!r}")
+            return value
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            value = text(name)
+            if value is None:
+                return default
+            try:
+                number = int(value)
+            except ValueError:
+                problems.append(f"{name} must be a whole number, got {value!r}")
+                return default
+            if not low <= number <= high:
+                problems.append(f"{name} must be between {low} and {high}, got {number}")
+            return number
+
+        bot_token = text("SLACK_BOT_TOKEN", required=True)
+        if bot_token and not bot_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token (starts with xoxb-)")
+        app_token = text("SLACK_APP_TOKEN")
+        if app_token and not app_token.startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token (starts with xapp-)")
+        signing_secret = text("SLACK_SIGNING_SECRET")
+        if app_token is None and signing_secret is None:
+            problems.append("SLACK_SIGNING_SECRET is required in HTTP mode (when SLACK_APP_TOKEN is not set)")
+        api_key = text("ARCADE_API_KEY", required=True)
+
+        slack_api_url = url("SLACK_API_URL", DEFAULT_SLACK_API_URL)
+        if not slack_api_url.endswith("/"):
+            slack_api_url += "/"
+        gmail_api_url = url("GMAIL_API_URL", DEFAULT_GMAIL_API_URL)
+        arcade_base_url = url("ARCADE_BASE_URL", DEFAULT_ARCADE_BASE_URL)
+
+        database_path = Path("bot.db")
+        database_url = text("DATABASE_URL") or "sqlite:///bot.db"
+        if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+            database_path = Path(database_url.removeprefix("sqlite:///"))
+        else:
+            problems.append(f"DATABASE_URL must look like sqlite:///path/to/bot.db, got {database_url!r}")
+
+        log_level = (text("LOG_LEVEL") or "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            problems.append(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
+
+        settings = cls(
+            slack_bot_token=bot_token or "",
+            arcade_api_key=api_key or "",
+            slack_app_token=app_token,
+            slack_signing_secret=signing_secret,
+            slack_api_url=slack_api_url,
+            arcade_base_url=arcade_base_url,
+            gmail_api_url=gmail_api_url,
+            host=text("HOST") or "0.0.0.0",  # noqa: S104 - see the field's comment
+            port=integer("PORT", 3000, 1, 65535),
+            database_path=database_path,
+            auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
+            log_level=log_level if log_level in _LOG_LEVELS else "INFO",
+        )
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]

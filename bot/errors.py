@@ -1,0 +1,46 @@
+"""The bot's error tree. Every ``BotError`` carries a message that is safe to show in Slack.
+
+    BotError                    root; ``user_message`` is shown to the user, never a traceback
+    ├── ArcadeUnavailable       Arcade did not answer, or answered 5xx/429 after retries
+    ├── ArcadeRejected          Arcade refused our request (bad API key, bad scopes): an admin must act
+    ├── GmailAuthError          Gmail refused the token (401 revoked/expired, 403 missing scope)
+    ├── GmailRateLimited        Gmail asked us to slow down (429, rate-limit 403) after retries
+    └── GmailUnavailable        Gmail answered 5xx or could not be reached after retries
+
+Anything that is not a ``BotError`` is a bug: the global error handler logs its traceback and
+the user gets a short apology.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    user_message = "Something went wrong on my side. Please try again in a minute."
+
+    def __init__(self, detail: str = "", *, user_message: str | None = None) -> None:
+        super().__init__(detail or self.user_message)
+        if user_message is not None:
+            self.user_message = user_message
+
+
+class ArcadeUnavailable(BotError):
+    user_message = "Arcade (the service that holds your Gmail authorization) is unreachable. Try again in a minute."
+
+
+class ArcadeRejected(BotError):
+    user_message = (
+        "Arcade rejected the bot's request, so I can't connect Gmail right now. "
+        "Please tell whoever runs this bot to check its Arcade configuration."
+    )
+
+
+class GmailAuthError(BotError):
+    user_message = "Gmail no longer accepts your authorization. Run /connect-gmail to connect again."
+
+
+class GmailRateLimited(BotError):
+    user_message = "Gmail asked me to slow down. Try again in a minute."
+
+
+class GmailUnavailable(BotError):
+    user_message = "Gmail is unavailable right now. Try again in a few minutes."

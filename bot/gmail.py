@@ -1,0 +1,110 @@
+"""The only module that talks to Gmail (through google-api-python-client).
+
+google-api-python-client is blocking and httplib2 is not thread-safe, so:
+
+* one credential-less service is built per process from the bundled discovery document
+  (no network at start-up) and only its request builders are shared;
+* every call gets its own ``AuthorizedHttp`` around a fresh ``httplib2.Http`` with a timeout, in a
+  bounded thread pool, so one user's token can never ride on another user's request;
+* ``refresh_status_codes=()`` makes a 401 surface as ``HttpError`` instead of ``RefreshError``:
+  Arcade owns refreshing, we only report that the token was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import httplib2
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from bot.errors import BotError, GmailAuthError, GmailRateLimited, GmailUnavailable
+from bot.labels import from_api
+from bot.models import Label
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 15.0
+NUM_RETRIES = 2  # googleapiclient retries 429, 5xx and rate-limit 403s with exponential backoff
+_AUTH_REASONS = {"authError", "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "required"}
+_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+
+
+class Gmail:
+    def __init__(self, api_url: str, *, max_workers: int = 32) -> None:
+        service = build(
+            "gmail",
+            "v1",
+            http=httplib2.Http(timeout=REQUEST_TIMEOUT),  # placeholder: every call passes its own http
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": api_url},
+        )
+        self._labels = service.users().labels()
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gmail")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def list_labels(self, token: str) -> list[Label]:
+        loop = asyncio.get_running_loop()
+        raw = await loop.run_in_executor(self._executor, self._list_sync, token)
+        return [label for label in map(from_api, raw) if label is not None]
+
+    def _list_sync(self, token: str) -> list[dict[str, Any]]:
+        with _authorized(token) as http:
+            try:
+                body = self._labels.list(userId="me").execute(http=http, num_retries=NUM_RETRIES)
+            except HttpError as exc:
+                raise _translate(exc) from None
+            except (OSError, httplib2.HttpLib2Error) as exc:
+                log.warning("gmail.error call=labels.list error=%s", type(exc).__name__)
+                raise GmailUnavailable(f"Gmail unreachable: {type(exc).__name__}") from None
+        labels = body.get("labels", []) if isinstance(body, dict) else []
+        return [item for item in labels if isinstance(item, dict)]
+
+
+@contextmanager
+def _authorized(token: str) -> Iterator[AuthorizedHttp]:
+    http = AuthorizedHttp(
+        Credentials(token),  # type: ignore[no-untyped-call]  # google-auth leaves __init__ unannotated
+        http=httplib2.Http(timeout=REQUEST_TIMEOUT),
+        refresh_status_codes=(),
+    )
+    try:
+        yield http
+    finally:
+        http.close()
+
+
+def _translate(exc: HttpError) -> BotError:
+    status = exc.status_code
+    reasons = _reasons(exc.content)
+    log.warning("gmail.error status=%s reasons=%s", status, ",".join(sorted(reasons)) or "-")
+    if status == 401 or (status == 403 and reasons & _AUTH_REASONS):
+        return GmailAuthError(f"Gmail answered {status}")
+    if status == 429 or (status == 403 and reasons & _RATE_REASONS):
+        return GmailRateLimited(f"Gmail answered {status}")
+    return GmailUnavailable(f"Gmail answered {status}")
+
+
+def _reasons(content: bytes) -> set[str]:
+    """``errors[].reason`` and ``details[].reason`` from Google's error envelope, if parseable."""
+    try:
+        error = json.loads(content)["error"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    found = set()
+    for key in ("errors", "details"):
+        for item in error.get(key, []) if isinstance(error, dict) else []:
+            if isinstance(item, dict) and isinstance(item.get("reason"), str):
+                found.add(item["reason"])
+    return found

@@ -1,0 +1,25 @@
+"""Slack listeners, grouped by surface. Each module has a ``register(app, deps)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.blocks import OPEN_AUTH_ACTION
+from bot.listeners import actions, commands, events
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.app import Deps
+
+
+# What the listeners handle; manifest.yml must subscribe to exactly these (tests check it).
+COMMANDS = (commands.COMMAND,)
+EVENTS = events.EVENTS
+ACTIONS = (OPEN_AUTH_ACTION,)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    commands.register(app, deps)
+    actions.register(app, deps)
+    events.register(app, deps)

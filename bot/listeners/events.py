@@ -1,0 +1,46 @@
+"""Messages to the bot: ``labels`` in a DM, or ``@bot labels`` in a channel.
+
+Every event is acknowledged (Bolt does it as soon as a listener matches). Anything that is not
+a request for labels, anything from a bot (including this one) and Slack's retries of events
+already handled are ignored without a reply.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from bot.payloads import who_and_where
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.app import Deps
+
+# Whole message, optionally after a mention: "labels", "@bot labels", "Labels?"
+LABELS_REQUEST = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)?labels?\s*[.!?]*\s*$", re.IGNORECASE)
+
+
+EVENTS = ("app_mention", "message")  # every event type subscribed in manifest.yml
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def answer(body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("bot_id") or event.get("subtype") or not LABELS_REQUEST.match(str(event.get("text") or "")):
+            return
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and not await deps.store.first_sighting(event_id):
+            return
+        user, reply = who_and_where(body, deps.clock())
+        if user is not None:
+            await deps.delivery.labels_or_prompt(user, reply)
+
+    @app.event(EVENTS[0])
+    async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
+        await answer(body, event)
+
+    @app.event(EVENTS[1])
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Mentions in channels arrive as app_mention; only direct messages are read here.
+        if event.get("channel_type") == "im":
+            await answer(body, event)

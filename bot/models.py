@@ -1,0 +1,64 @@
+"""Small typed values that the middle of the program passes around.
+
+SDK responses (arcadepy models with every field optional, googleapiclient dicts, Slack payload
+dicts) are converted into these once, at the edge, so nothing in between checks for ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    """A Slack user. IDs are only unique inside a workspace, so the team is part of the identity."""
+
+    team_id: str
+    user_id: str
+
+    @property
+    def arcade_id(self) -> str:
+        """The user id this bot uses at Arcade: namespaced, stable, not personal data."""
+        return f"slack:{self.team_id}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized:
+    """Arcade holds a grant covering our scopes. The token is for one job and is never stored."""
+
+    token: str = field(repr=False)
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsConsent:
+    """The user has to visit ``url`` (Google consent through Arcade) before we can act."""
+
+    auth_id: str
+    url: str
+
+
+Authorization = Authorized | NeedsConsent
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One Gmail label, as ``labels.list`` describes it."""
+
+    id: str
+    name: str
+    kind: Literal["system", "user"]
+    hidden: bool = False
+    unread: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A Slack message: fallback text plus Block Kit blocks (plain dicts, built in ``blocks``)."""
+
+    text: str
+    blocks: tuple[dict[str, Any], ...] = ()
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": list(self.blocks)}

@@ -1,0 +1,137 @@
+"""The only module that sends to Slack (slack_sdk's Web API and response_url clients).
+
+Private delivery has three routes, tried in this order:
+
+1. the command's or click's ``response_url`` (ephemeral; Slack allows 5 uses in 30 minutes);
+2. ``chat.postEphemeral`` in the channel it came from (fails in DMs and where the bot is absent);
+3. a DM: ``conversations.open`` with the user, then ``chat.postMessage``.
+
+Each route that fails falls through to the next, so an answer survives an expired
+``response_url``, a channel the bot is not in, and Slack's rate limits (slack_sdk's retry
+handlers sleep out ``Retry-After`` first). Nothing is ever posted publicly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import ClientSession
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.models import Message, SlackUser
+
+log = logging.getLogger(__name__)
+
+RESPONSE_URL_LIFETIME = 29 * 60  # Slack says 30 minutes; keep a minute of margin
+# Errors after which the next route may still reach the user.
+_FALL_THROUGH = {
+    "channel_not_found",
+    "not_in_channel",
+    "user_not_in_channel",
+    "is_archived",
+    "restricted_action",
+    "ratelimited",
+    "ekm_access_denied",
+}
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """Retries for every Slack call: connection errors, 429 (honouring Retry-After), 500/503."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Where to answer a user: saved with a pending flow as JSON, so it survives restarts."""
+
+    channel_id: str | None = None
+    response_url: str | None = None
+    issued_at: float = 0.0
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, text: str) -> Reply:
+        try:
+            data = json.loads(text)
+            return cls(
+                channel_id=data.get("channel_id"),
+                response_url=data.get("response_url"),
+                issued_at=float(data.get("issued_at", 0.0)),
+            )
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+
+
+class Messenger:
+    def __init__(self, client: AsyncWebClient, session: ClientSession, clock: Callable[[], float] = time.time):
+        self._client = client
+        self._session = session
+        self._clock = clock
+
+    async def send(self, user: SlackUser, reply: Reply, message: Message) -> str:
+        """Deliver ``message`` to ``user`` privately; returns the route that worked.
+
+        Raises ``SlackApiError`` only if every route failed.
+        """
+        if await self._via_response_url(reply, message.as_payload()):
+            return "response_url"
+        channel = reply.channel_id
+        if channel and not channel.startswith("D"):
+            try:
+                await self._client.chat_postEphemeral(
+                    channel=channel, user=user.user_id, team_id=user.team_id, **message.as_payload()
+                )
+                return "ephemeral"
+            except SlackApiError as exc:
+                if slack_error(exc) not in _FALL_THROUGH:
+                    raise
+                log.info("slack.fallback route=ephemeral error=%s user=%s", slack_error(exc), user.user_id)
+        opened = await self._client.conversations_open(users=user.user_id, team_id=user.team_id)
+        dm = opened["channel"]["id"]
+        await self._client.chat_postMessage(channel=dm, unfurl_links=False, unfurl_media=False, **message.as_payload())
+        return "dm"
+
+    async def replace(self, reply: Reply, message: Message) -> bool:
+        """Replace the message that ``reply.response_url`` answered (e.g. the prompt). Best effort."""
+        return await self._via_response_url(reply, {**message.as_payload(), "replace_original": True})
+
+    async def _via_response_url(self, reply: Reply, payload: dict[str, Any]) -> bool:
+        if not reply.response_url or self._clock() - reply.issued_at > RESPONSE_URL_LIFETIME:
+            return False
+        webhook = AsyncWebhookClient(reply.response_url, session=self._session, retry_handlers=retry_handlers())
+        try:
+            response = await webhook.send_dict({"response_type": "ephemeral", **payload})
+        except Exception as exc:  # noqa: BLE001 - any transport failure means: use the next route
+            log.info("slack.fallback route=response_url error=%s", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            log.info("slack.fallback route=response_url status=%s", response.status_code)
+            return False
+        return True
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """The ``error`` code of a Web API failure, e.g. ``channel_not_found``."""
+    try:
+        return str(exc.response["error"])
+    except (KeyError, TypeError):
+        return "unknown"

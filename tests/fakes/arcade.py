@@ -1,0 +1,446 @@
+"""A stateful fake of the Arcade Engine auth API, served over real HTTP on loopback.
+
+Point arcadepy at it with ``AsyncArcade(api_key=fake.api_key, base_url=fake.base_url)``.
+It runs inside the test's event loop (aiohttp ``AppRunner`` + ``TCPSite`` on 127.0.0.1, port 0)
+and implements what the bot uses (see shared/contracts/arcade.md §3, §4, §8.3):
+
+- ``POST /v1/auth/authorize``: completed + fresh token when a connection covers the scopes,
+  else the same pending flow for the same (user, provider, scopes), else a new flow asking for
+  requested + granted scopes whose ``url`` is this server's consent page.
+- ``GET /v1/auth/status?id=&wait=``: long-poll on an ``asyncio.Condition`` (no busy polling);
+  on timeout 200 + pending body, or HTTP 408 with ``timeout_mode="408"``.
+- ``GET /v1/admin/user_connections`` (all three filter spellings), ``DELETE .../{id}``, health.
+- ``GET /_fake/oauth/consent?state=<flow_id>&decision=allow|deny``: the "browser" (as do
+  :meth:`FakeArcade.approve` / :meth:`FakeArcade.deny`).
+
+Fault switches (:meth:`fail_next`, :meth:`drop_next`, :meth:`set_latency`) act before the API
+key check, like a proxy in front of the Engine. User verification (``confirm_user``, custom
+verifier redirect) is not modelled yet: :meth:`FakeArcade._after_consent` is where a verifier
+stage would go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+ROUTES = frozenset({"authorize", "status", "user_connections", "delete_connection", "health"})
+_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 408: "request_timeout"}
+_USER_KEYS = ("user_id", "user.id", "user[id]")
+_PROVIDER_KEYS = ("provider_id", "provider.id", "provider[id]")
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request the fake received (header names lowercased)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class Flow:
+    """An authorization; ``status`` is pending, completed or failed."""
+
+    auth_id: str
+    flow_id: str
+    user_id: str
+    provider_id: str
+    scopes: frozenset[str]
+    status: str
+    url: str
+    next_uri: str | None
+    created_at: float
+
+
+@dataclass
+class Connection:
+    """A user's grant for one provider."""
+
+    id: str
+    user_id: str
+    provider_id: str
+    scopes: set[str]
+    email: str
+
+
+@dataclass
+class _Fault:
+    status: int | None  # None: close the connection without answering
+    remaining: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"name": _ERROR_NAMES.get(status, "error"), "message": message}, status=status)
+
+
+def _checked(route: str) -> str:
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; expected one of {sorted(ROUTES)}")
+    return route
+
+
+def default_email(user_id: str) -> str:
+    """``slack:T1:U2`` -> ``slack-t1-u2@example.com``."""
+    local = re.sub(r"[^a-z0-9._-]+", "-", user_id.lower()).strip("-") or "user"
+    return f"{local}@example.com"
+
+
+class FakeArcade:
+    """In-memory Arcade Engine; state and switches are plain attributes for tests to inspect."""
+
+    def __init__(self, *, api_key: str = "arc-test-key", timeout_mode: str = "200") -> None:
+        if timeout_mode not in ("200", "408"):
+            raise ValueError(f"timeout_mode must be '200' or '408', not {timeout_mode!r}")
+        self.api_key = api_key
+        self.timeout_mode = timeout_mode
+        self.base_url = ""
+        self.calls: list[Call] = []
+        self.flows: dict[str, Flow] = {}
+        self.connections: dict[tuple[str, str], Connection] = {}
+        self.tokens: dict[str, str] = {}
+        self.ignore_connection_filters = False
+        self.wait_max = 59
+        self._token_connection: dict[str, str] = {}
+        self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
+        self._latency: dict[str | None, float] = {}
+        self._changed = asyncio.Condition()
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        router = app.router
+        router.add_post("/v1/auth/authorize", self._authorize, name="authorize")
+        router.add_get("/v1/auth/status", self._status, name="status")
+        router.add_get("/v1/admin/user_connections", self._list_connections, name="user_connections")
+        connection_path = "/v1/admin/user_connections/{id}"
+        router.add_delete(connection_path, self._delete_connection, name="delete_connection")
+        router.add_get("/v1/health", self._health, name="health")
+        router.add_get("/_fake/oauth/consent", self._consent, name="consent")
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self._closing = True
+        async with self._changed:
+            self._changed.notify_all()  # release long-polls so shutdown does not wait for them
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeArcade:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- inspection and the "browser" ------------------------------------------------------------
+
+    def owner_of(self, token: str) -> str | None:
+        """The user of a token whose connection still exists, else None."""
+        connection_id = self._token_connection.get(token)
+        if connection_id is None or not any(c.id == connection_id for c in self.connections.values()):
+            return None
+        return self.tokens[token]
+
+    def pending_for(self, user_id: str) -> list[Flow]:
+        """That user's pending flows, oldest first."""
+        return [f for f in self.flows.values() if f.user_id == user_id and f.status == "pending"]
+
+    async def approve(self, user_id: str, *, email: str | None = None) -> str:
+        """Complete the user's newest pending flow as if they consented; returns its auth id."""
+        flow = self._newest_pending(user_id)
+        await self._settle(flow, allow=True, email=email)
+        return flow.auth_id
+
+    async def deny(self, user_id: str) -> str:
+        """Fail the user's newest pending flow as if they refused consent; returns its auth id."""
+        flow = self._newest_pending(user_id)
+        await self._settle(flow, allow=False)
+        return flow.auth_id
+
+    def connect(
+        self, user_id: str, scopes: Iterable[str], *, email: str | None = None, provider_id: str = "google"
+    ) -> Connection:
+        """Create (or widen) a grant directly, without a flow."""
+        return self._upsert(user_id, provider_id, set(scopes), email)
+
+    # -- fault switches --------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        route: str,
+        status: int,
+        *,
+        times: int = 1,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests to ``route`` with ``status`` (queued in order)."""
+        self._queue(route, _Fault(status, times, body, dict(headers or {})))
+
+    def drop_next(self, route: str, *, times: int = 1) -> None:
+        """Close the connection of the next ``times`` requests to ``route`` without answering."""
+        self._queue(route, _Fault(None, times))
+
+    def set_latency(self, route: str | None, seconds: float) -> None:
+        """Delay every request to ``route`` (``None``: to every route without its own delay)."""
+        self._latency[None if route is None else _checked(route)] = seconds
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _queue(self, route: str, fault: _Fault) -> None:
+        if fault.remaining < 1:
+            raise ValueError("times must be >= 1")
+        self._faults[_checked(route)].append(fault)
+
+    def _take_fault(self, route: str) -> _Fault | None:
+        queue = self._faults.get(route)
+        if not queue:
+            return None
+        queue[0].remaining -= 1
+        return queue.pop(0) if queue[0].remaining == 0 else queue[0]
+
+    def _newest_pending(self, user_id: str) -> Flow:
+        pending = self.pending_for(user_id)
+        if not pending:
+            raise LookupError(f"no pending flow for {user_id!r}")
+        return pending[-1]
+
+    def _upsert(self, user_id: str, provider: str, scopes: set[str], email: str | None) -> Connection:
+        key = (user_id, provider)
+        connection = self.connections.get(key)
+        if connection is None:
+            email_ = email or default_email(user_id)
+            connection = Connection(f"conn_{secrets.token_hex(8)}", user_id, provider, set(), email_)
+            self.connections[key] = connection
+        connection.scopes |= scopes
+        if email:
+            connection.email = email
+        return connection
+
+    def _mint(self, connection: Connection) -> str:
+        token = f"ya29.fake-{secrets.token_hex(16)}"
+        self.tokens[token] = connection.user_id
+        self._token_connection[token] = connection.id
+        return token
+
+    async def _settle(self, flow: Flow, *, allow: bool, email: str | None = None) -> str | None:
+        """Apply the user's decision; returns where the browser goes next (None: a 200 page)."""
+        if flow.status != "pending":
+            raise ValueError(f"flow {flow.auth_id} is {flow.status}, not pending")
+        if allow:
+            self._upsert(flow.user_id, flow.provider_id, set(flow.scopes), email)
+            flow.status = "completed"
+        else:
+            flow.status = "failed"
+        async with self._changed:
+            self._changed.notify_all()
+        return self._after_consent(flow)
+
+    def _after_consent(self, flow: Flow) -> str | None:
+        # A custom-verifier stage (303 to the verifier with ?flow_id=, then confirm_user) would
+        # branch here and leave the flow pending until the verifier finalises it.
+        return flow.next_uri
+
+    def _body(self, flow: Flow) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": flow.auth_id,
+            "status": flow.status,
+            "provider_id": flow.provider_id,
+            "scopes": sorted(flow.scopes),
+            "user_id": flow.user_id,
+        }
+        if flow.status == "pending":
+            body["url"] = flow.url
+        elif flow.status == "completed":
+            connection = self.connections.get((flow.user_id, flow.provider_id))
+            if connection is None or not flow.scopes <= connection.scopes:
+                body["status"] = "failed"  # the grant was deleted after this flow completed
+            else:
+                body["context"] = {"token": self._mint(connection), "user_info": {"email": connection.email}}
+        return body
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        parsed: Any = None
+        if request.can_read_body and request.content_type == "application/json":
+            with contextlib.suppress(ValueError):
+                parsed = await request.json()
+        body = parsed if isinstance(parsed, dict) else None
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.calls.append(Call(request.method, request.path, dict(request.query), body, headers, time.monotonic()))
+        route = request.match_info.route.name or ""
+        delay = self._latency.get(route, self._latency.get(None, 0.0)) if route in ROUTES else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay)
+        fault = self._take_fault(route)
+        if fault is not None and fault.status is None:
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError  # aiohttp treats this as the client having gone away
+        if fault is not None and fault.status is not None:
+            message = f"injected {fault.status}"
+            payload = fault.body or {"name": _ERROR_NAMES.get(fault.status, "error"), "message": message}
+            return web.json_response(payload, status=fault.status, headers=fault.headers)
+        if route in ROUTES and route != "health" and not self._authorized(request):
+            return _error(401, "missing or invalid API key")
+        if request.method == "POST" and request.content_type != "application/json":
+            return _error(415, "Content-Type must be application/json")
+        return await handler(request)
+
+    def _authorized(self, request: web.Request) -> bool:
+        value = request.headers.get("Authorization", "")
+        return value in (self.api_key, f"Bearer {self.api_key}")
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        user_id, requirement, next_uri = (body.get(k) for k in ("user_id", "auth_requirement", "next_uri"))
+        if not isinstance(user_id, str) or not user_id or not isinstance(requirement, dict):
+            return _error(400, "user_id and auth_requirement are required")
+        provider_id = requirement.get("provider_id") or requirement.get("id")
+        oauth2 = requirement.get("oauth2") or {}
+        scopes = (oauth2.get("scopes") or []) if isinstance(oauth2, dict) else None
+        if not isinstance(provider_id, str) or not isinstance(scopes, list):
+            return _error(400, "auth_requirement needs provider_id or id, and oauth2.scopes as a list")
+        if not all(isinstance(s, str) for s in scopes) or not isinstance(next_uri, str | None):
+            return _error(400, "scopes must be strings and next_uri a string")
+        requested = frozenset(scopes)
+        connection = self.connections.get((user_id, provider_id))
+        granted = frozenset(connection.scopes) if connection else frozenset()
+        if connection is not None and requested <= granted:
+            flow = self._new_flow(user_id, provider_id, granted, next_uri, status="completed")
+            return web.json_response(self._body(flow))
+        wanted = requested | granted
+        for flow in self.pending_for(user_id):
+            if flow.provider_id == provider_id and flow.scopes == wanted:
+                return web.json_response(self._body(flow))
+        flow = self._new_flow(user_id, provider_id, wanted, next_uri, status="pending")
+        return web.json_response(self._body(flow))
+
+    def _new_flow(
+        self, user_id: str, provider_id: str, scopes: frozenset[str], next_uri: str | None, *, status: str
+    ) -> Flow:
+        flow_id = str(uuid.uuid4())
+        url = f"{self.base_url}/_fake/oauth/consent?state={flow_id}" if status == "pending" else ""
+        auth_id = f"ac_{secrets.token_hex(12)}"
+        flow = Flow(auth_id, flow_id, user_id, provider_id, scopes, status, url, next_uri, time.time())
+        self.flows[flow.auth_id] = flow
+        return flow
+
+    async def _status(self, request: web.Request) -> web.Response:
+        auth_id = request.query.get("id", "")
+        if not auth_id:
+            return _error(400, "id is required")
+        wait_text = request.query.get("wait", "0")
+        if not wait_text.isdigit() or int(wait_text) > self.wait_max:
+            return _error(400, f"wait must be an integer from 0 to {self.wait_max}")
+        wait = int(wait_text)
+        flow = self.flows.get(auth_id)
+        if flow is None:
+            return _error(404, f"authorization {auth_id} not found")
+        if flow.status == "pending" and wait:
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._changed.wait_for(lambda: flow.status != "pending" or self._closing)
+            if flow.status == "pending" and not self._closing and self.timeout_mode == "408":
+                return _error(408, "timed out waiting for the authorization to complete")
+        return web.json_response(self._body(flow))
+
+    async def _list_connections(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            limit = int(query.get("limit", "25"))
+            offset = int(query.get("offset", "0"))
+        except ValueError:
+            return _error(400, "limit and offset must be integers")
+        if limit < 1 or offset < 0:
+            return _error(400, "limit must be >= 1 and offset >= 0")
+        user = next((query[k] for k in _USER_KEYS if k in query), None)
+        provider = next((query[k] for k in _PROVIDER_KEYS if k in query), None)
+        items = [
+            c
+            for c in self.connections.values()
+            if self.ignore_connection_filters
+            or ((user is None or c.user_id == user) and (provider is None or c.provider_id == provider))
+        ]
+        page = items[offset : offset + limit]
+        return web.json_response(
+            {
+                "items": [self._connection_item(c) for c in page],
+                "limit": limit,
+                "offset": offset,
+                "page_count": len(page),
+                "total_count": len(items),
+            }
+        )
+
+    @staticmethod
+    def _connection_item(connection: Connection) -> dict[str, Any]:
+        return {
+            "id": connection.id,
+            "connection_id": connection.id,
+            "connection_status": "active",
+            "provider_id": connection.provider_id,
+            "provider_type": "oauth2",
+            "provider_user_info": {"email": connection.email},
+            "scopes": sorted(connection.scopes),
+            "user_id": connection.user_id,
+        }
+
+    async def _delete_connection(self, request: web.Request) -> web.Response:
+        connection_id = request.match_info["id"]
+        for key, connection in self.connections.items():
+            if connection.id == connection_id:
+                del self.connections[key]
+                return web.Response(status=204)
+        return _error(404, f"connection {connection_id} not found")
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"healthy": True})
+
+    async def _consent(self, request: web.Request) -> web.Response:
+        flow = next((f for f in self.flows.values() if f.flow_id == request.query.get("state")), None)
+        decision = request.query.get("decision", "allow")
+        if flow is None:
+            return web.Response(status=404, text="unknown authorization")
+        if decision not in ("allow", "deny") or flow.status != "pending":
+            return web.Response(status=400, text=f"authorization is {flow.status}")
+        email = request.query.get("email") or None
+        target = await self._settle(flow, allow=decision == "allow", email=email)
+        if target:
+            raise web.HTTPSeeOther(target)
+        outcome = "complete" if flow.status == "completed" else "denied"
+        return web.Response(text=f"<p>Authorization {outcome}.</p>", content_type="text/html")

@@ -1,0 +1,492 @@
+"""A faithful, stateful fake Slack served over real HTTP (aiohttp on loopback), per slack.md §9.
+
+``FakeSlack`` serves the world of ``slack_world`` (users, channels, IMs, records, Web API rules):
+
+* the Web API at ``/api/<method>``: query, form and JSON args merged; Slack's token rules; faults
+  (``fail_next``, ``rate_limit_next`` with an integer ``Retry-After``, ``set_latency``);
+* ``response_url`` sinks at ``/hooks/commands/…`` and ``/hooks/actions/…`` (≤ 5 uses, 30 minutes by
+  ``clock``; ``expire_response_urls``);
+* Socket Mode at ``/link/`` (``slack_socket``).
+
+It drives the bot the way Slack does — signed HTTP posts to ``app_url`` (form-encoded commands,
+``payload=`` interactivity, JSON events) or envelopes over the newest socket — and records every ack.
+Everything runs in the test's event loop::
+
+    async with FakeSlack() as slack:
+        slack.app_url = "http://127.0.0.1:3000/slack/events"
+        ack = await slack.slash_command("U0123456789")
+        await slack.wait_for(lambda: slack.private_to("U0123456789"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+from aiohttp import web
+
+from tests.fakes.slack_socket import SocketModeLink
+from tests.fakes.slack_world import Ack, ApiCall, Args, Channel, SlackWorld, User, _error, _json_or_none
+
+__all__ = ["Ack", "ApiCall", "FakeSlack"]
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
+BOT_SCOPES = "commands,chat:write,im:write,im:history,app_mentions:read"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class _Faults:
+    errors: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    rate_limits: defaultdict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
+    latency: float = 0.0
+
+
+class FakeSlack(SlackWorld):
+    def __init__(
+        self,
+        *,
+        signing_secret: str = SIGNING_SECRET,
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        team_id: str = "T0000000001",
+        bot_user_id: str = "U0BOT000001",
+        bot_id: str = "B0BOT000001",
+        app_id: str = "A0APP000001",
+    ) -> None:
+        super().__init__(
+            team_id=team_id,
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            app_id=app_id,
+            bot_token=bot_token,
+            app_token=app_token,
+        )
+        self.signing_secret = signing_secret
+        self.port = 0
+        self.api_url = ""
+        self.app_url: str | None = None
+        self.ack_timeout = 3.0  # Slack's deadline for an ack
+        self._faults = _Faults()
+        self._echo_mode: str | None = None
+        self._echo_tasks: set[asyncio.Task[Ack]] = set()
+        self._socket = SocketModeLink(app_id)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._methods["apps.connections.open"] = self._connections_open
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/hooks/{kind:commands|actions}/{rest:.+}", self._hook)
+        app.router.add_get("/link/", self._socket.handle)
+        app.router.add_get("/link", self._socket.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = int(self._runner.addresses[0][1])
+        self.base_url = f"http://127.0.0.1:{self.port}/"
+        self.api_url = f"{self.base_url}api/"
+        self._session = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        for task in self._echo_tasks:
+            task.cancel()
+        await asyncio.gather(*self._echo_tasks, return_exceptions=True)
+        await self._socket.close()
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- fault switches --------------------------------------------------------------------------
+
+    def fail_next(self, method: str, error: str, *, times: int = 1) -> None:
+        self._faults.errors[method].extend([error] * times)
+
+    def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        self._faults.rate_limits[method].extend([int(retry_after)] * times)
+
+    def set_latency(self, seconds: float) -> None:
+        self._faults.latency = seconds
+
+    def echo_bot_messages(self, mode: str | None) -> None:
+        """Echo the bot's own DM posts back as ``message.im`` events (``mode`` "http"/"socket"; None: off)."""
+        self._echo_mode = mode
+
+    def describe(self) -> str:
+        return f"{super().describe()}\n  socket connected: {self._socket.connected}"
+
+    # The public API takes plain ``timeout`` arguments so tests read naturally.
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Poll ``predicate`` every 10 ms; fail with a dump of what the fake saw after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() >= deadline:
+                name = getattr(predicate, "__name__", repr(predicate))
+                raise AssertionError(f"fake Slack: {name} still false after {timeout} s\n{self.describe()}")
+            await asyncio.sleep(0.01)
+
+    # -- HTTP: Web API and response_url sink -----------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args, bad_body = await self._read_args(request)
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+        token = token or args.pop("token", None)
+        args.pop("token", None)
+        self.calls.append(ApiCall(method, args, token, self.clock()))
+        if self._faults.latency:
+            await asyncio.sleep(self._faults.latency)
+        if self._faults.rate_limits[method]:
+            retry_after = self._faults.rate_limits[method].popleft()
+            return self._reply(_error("ratelimited"), status=429, headers={"Retry-After": str(retry_after)})
+        if self._faults.errors[method]:
+            return self._reply(_error(self._faults.errors[method].popleft()))
+        answer = _error(bad_body) if bad_body else self.api(method, args, token)
+        return self._reply(answer, headers={"X-OAuth-Scopes": BOT_SCOPES} if answer["ok"] else None)
+
+    @staticmethod
+    async def _read_args(request: web.Request) -> tuple[Args, str | None]:
+        """Query string, form body and JSON body merged (Slack accepts all three)."""
+        args: Args = dict(request.query)
+        raw = await request.read()
+        if not raw:
+            return args, None
+        if request.content_type == "application/json":
+            body = _json_or_none(raw.decode("utf-8", "replace"))
+            if body is None:
+                return args, "invalid_json"
+            args.update(body)
+        elif request.content_type == FORM:
+            try:
+                args.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                return args, "invalid_form_data"
+        return args, None
+
+    @staticmethod
+    def _reply(body: Args, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(
+            status=status,
+            text=json.dumps(body),
+            content_type="application/json",
+            charset="utf-8",
+            headers=headers,
+        )
+
+    def _connections_open(self, args: Args) -> Args:
+        ticket = self._socket.issue_ticket()
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        if self._faults.latency:
+            await asyncio.sleep(self._faults.latency)
+        status, text = self.respond(request.path, await request.text())
+        return web.Response(status=status, text=text)
+
+    def bot_posted(self, record: Args, channel: Channel) -> None:
+        if self._echo_mode is None or channel.im_user is None:
+            return
+        echo = self._message(record) | {"channel": channel.id, "event_ts": record["ts"], "channel_type": "im"}
+        task = asyncio.create_task(self.send_event(echo, team_id=channel.team_id, mode=self._echo_mode))
+        self._echo_tasks.add(task)
+        task.add_done_callback(self._echo_tasks.discard)
+
+    # -- driving the bot -------------------------------------------------------------------------
+
+    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's v0 request signature. Uses the real wall clock: Bolt checks it against ``time.time``."""
+        ts = int(time.time()) if timestamp is None else timestamp
+        base = f"v0:{ts}:".encode() + body
+        digest = hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
+
+    async def post_raw(self, body: bytes, headers: dict[str, str]) -> Ack:
+        status, text, elapsed = await self._post_app(body, headers)
+        ack = Ack(status, text, _json_or_none(text), elapsed, kind="raw")
+        self.acks.append(ack)
+        return ack
+
+    async def _post_app(self, body: bytes, headers: dict[str, str]) -> tuple[int, str, float]:
+        if self.app_url is None or self._session is None:
+            raise RuntimeError("set fake.app_url to the bot's HTTP endpoint (and start the fake) first")
+        started = time.perf_counter()
+        headers = {"User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)", **headers}
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.ack_timeout)
+            async with self._session.post(self.app_url, data=body, headers=headers, timeout=timeout) as resp:
+                return resp.status, await resp.text(), time.perf_counter() - started
+        except TimeoutError:  # Slack gives up after 3 s: the user sees operation_timeout
+            return 0, "", time.perf_counter() - started
+
+    async def _deliver(
+        self,
+        mode: str,
+        kind: str,
+        payload: Args,
+        *,
+        user: str | None,
+        channel: str | None,
+        team: str,
+        retry_num: int | None = None,
+        retry_reason: str | None = None,
+    ) -> Ack:
+        meta: Args = {"kind": kind, "user": user, "channel": channel, "team_id": team}
+        if mode == "socket":
+            if not self._socket.connected:
+                await self.wait_socket_connected(timeout=5.0)
+            reply = await self._socket.send(
+                kind, payload, ack_within=self.ack_timeout, retry_attempt=retry_num, retry_reason=retry_reason
+            )
+            body = json.dumps(reply.payload) if reply.payload is not None else ""
+            ack = Ack(200 if reply.acked else 0, body, reply.payload, reply.elapsed, **meta)
+        elif mode == "http":
+            headers = {"Content-Type": FORM}
+            if kind == "slash_commands":
+                raw = urlencode(payload).encode()
+            elif kind == "interactive":
+                raw = urlencode({"payload": json.dumps(payload)}).encode()
+            else:
+                raw, headers = json.dumps(payload).encode(), {"Content-Type": "application/json"}
+            if retry_num is not None:
+                headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason or ""}
+            status, text, elapsed = await self._post_app(raw, {**headers, **self.sign(raw)})
+            ack = Ack(status, text, _json_or_none(text), elapsed, **meta)
+        else:
+            raise ValueError(f"mode must be 'http' or 'socket', not {mode!r}")
+        self.acks.append(ack)
+        if kind == "slash_commands":
+            self._record_command_ack(ack, team)
+        return ack
+
+    def _actor(self, user_id: str, team_id: str | None, channel_id: str | None) -> tuple[User, str, Args]:
+        """The acting user, their channel id, and the payload fields every interaction shares."""
+        user = self._user(user_id, team_id)
+        channel = self._driver_channel(channel_id, user)
+        cid = channel.id if channel is not None else str(channel_id)
+        common = {
+            "token": self.verification_token,
+            "team_domain": f"fake-{user.team_id.lower()}",
+            "channel_name": "directmessage" if cid.startswith("D") else f"channel-{cid.lower()}",
+            "trigger_id": f"{next(self._seq)}.{int(self.clock())}.{secrets.token_hex(16)}",
+        }
+        return user, cid, common
+
+    async def slash_command(
+        self,
+        user_id: str,
+        *,
+        text: str = "",
+        channel_id: str | None = None,
+        team_id: str | None = None,
+        command: str = "/connect-gmail",
+        mode: str = "http",
+    ) -> Ack:
+        user, cid, base = self._actor(user_id, team_id, channel_id)
+        payload = {
+            "token": base["token"],
+            "team_id": user.team_id,
+            "team_domain": base["team_domain"],
+            "channel_id": cid,
+            "channel_name": base["channel_name"],
+            "user_id": user.id,
+            "user_name": user.id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self._issue_response_url("commands", user, cid, ephemeral_source=True),
+            "trigger_id": base["trigger_id"],
+        }
+        return await self._deliver(mode, "slash_commands", payload, user=user.id, channel=cid, team=user.team_id)
+
+    async def block_action(
+        self,
+        user_id: str,
+        *,
+        action_id: str,
+        value: str | None = None,
+        url: str | None = None,
+        channel_id: str | None = None,
+        team_id: str | None = None,
+        response_url: str | None = None,
+        message_ts: str | None = None,
+        is_ephemeral: bool = True,
+        mode: str = "http",
+    ) -> Ack:
+        user, cid, base = self._actor(user_id, team_id, channel_id)
+        ts = message_ts or self._next_ts()
+        hook = response_url or self._issue_response_url("actions", user, cid, ephemeral_source=is_ephemeral)
+        action: Args = {
+            "action_id": action_id,
+            "block_id": "fakeblk1",
+            "text": {"type": "plain_text", "text": "Button", "emoji": True},
+            "type": "button",
+            "action_ts": f"{self.clock():.6f}",
+        }
+        action |= {k: v for k, v in (("value", value), ("url", url)) if v is not None}
+        payload: Args = {
+            "type": "block_actions",
+            "user": {"id": user.id, "username": user.id.lower(), "name": user.id.lower(), "team_id": user.team_id},
+            "api_app_id": self.app_id,
+            "token": base["token"],
+            "container": {"type": "message", "message_ts": ts, "channel_id": cid, "is_ephemeral": is_ephemeral},
+            "trigger_id": base["trigger_id"],
+            "team": {"id": user.team_id, "domain": base["team_domain"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": cid, "name": base["channel_name"]},
+            "state": {"values": {}},
+            "response_url": hook,
+            "actions": [action],
+        }
+        if not is_ephemeral:  # Slack includes the source message; ephemeral sources have none
+            found = [m for m in self.messages if m["channel"] == cid and m["ts"] == ts]
+            source = found[0] if found else {"team_id": user.team_id, "ts": ts, "text": "", "blocks": []}
+            payload["message"] = self._message(source)
+        return await self._deliver(mode, "interactive", payload, user=user.id, channel=cid, team=user.team_id)
+
+    async def send_event(
+        self,
+        event: Args,
+        *,
+        team_id: str | None = None,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str | None = None,
+        mode: str = "http",
+    ) -> Ack:
+        team = team_id or self.team_id
+        envelope = {
+            "token": self.verification_token,
+            "team_id": team,
+            "api_app_id": self.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._seq):010d}",
+            "event_time": int(self.clock()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": f"4-{secrets.token_urlsafe(24)}",
+        }
+        user, channel = event.get("user"), event.get("channel")
+        return await self._deliver(
+            mode,
+            "events_api",
+            envelope,
+            user=user if isinstance(user, str) else None,
+            channel=channel if isinstance(channel, str) else None,
+            team=team,
+            retry_num=retry_num,
+            retry_reason=retry_reason,
+        )
+
+    async def dm(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        team_id: str | None = None,
+        mode: str = "http",
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str | None = None,
+        **extra: Any,
+    ) -> Ack:
+        """The user writes ``text`` in their DM with the bot (``message.im``); ``extra`` goes into the event."""
+        user = self._user(user_id, team_id)
+        ts = self._next_ts()
+        event = {
+            "client_msg_id": str(uuid.uuid4()),
+            "type": "message",
+            "text": text,
+            "user": user.id,
+            "ts": ts,
+            "team": user.team_id,
+            "channel": self.dm_channel_id(user.id),
+            "event_ts": ts,
+            "channel_type": "im",
+        }
+        return await self.send_event(
+            event | extra,
+            team_id=user.team_id,
+            event_id=event_id,
+            retry_num=retry_num,
+            retry_reason=retry_reason,
+            mode=mode,
+        )
+
+    async def mention(
+        self, user_id: str, channel_id: str, text: str, *, team_id: str | None = None, mode: str = "http"
+    ) -> Ack:
+        """The user @-mentions the bot in a channel (``app_mention``; never fires in DMs)."""
+        if channel_id.startswith("D"):
+            raise ValueError("app_mention never fires in DMs (slack.md §3.1): use dm()")
+        user = self._user(user_id, team_id)
+        if channel_id not in self.channels:
+            self.add_channel(channel_id, members=[user.id, self.bot_user_id], team_id=user.team_id)
+        if self.bot_user_id not in self.channels[channel_id].members:
+            raise ValueError(f"the bot is not in {channel_id}: Slack would offer to invite it, not send an event")
+        ts = self._next_ts()
+        event = {
+            "client_msg_id": str(uuid.uuid4()),
+            "type": "app_mention",
+            "text": f"<@{self.bot_user_id}> {text}".rstrip(),
+            "user": user.id,
+            "ts": ts,
+            "team": user.team_id,
+            "channel": channel_id,
+            "event_ts": ts,
+        }
+        return await self.send_event(event, team_id=user.team_id, mode=mode)
+
+    # -- Socket Mode -----------------------------------------------------------------------------
+
+    @property
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections have been accepted so far."""
+        return self._socket.connections
+
+    async def wait_socket_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        def socket_connected() -> bool:
+            return self._socket.connected
+
+        await self.wait_for(socket_connected, timeout)
+
+    async def disconnect_socket(self, reason: str = "refresh_requested") -> None:
+        await self._socket.disconnect(reason)

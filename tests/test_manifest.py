@@ -1,0 +1,45 @@
+"""manifest.yml and the listeners must agree: every command and event has a listener and vice versa."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot import listeners
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+# Slack subscription names -> the event type Bolt's listeners see.
+EVENT_TYPES = {"message.im": "message", "message.channels": "message", "app_mention": "app_mention"}
+
+
+def manifest() -> dict[str, Any]:
+    data = yaml.safe_load(MANIFEST.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_command_has_a_listener_and_vice_versa() -> None:
+    commands = {c["command"] for c in manifest()["features"]["slash_commands"]}
+    assert commands == set(listeners.COMMANDS)
+
+
+def test_every_event_has_a_listener_and_vice_versa() -> None:
+    subscribed = manifest()["settings"]["event_subscriptions"]["bot_events"]
+    assert {EVENT_TYPES[e] for e in subscribed} == set(listeners.EVENTS)
+
+
+def test_scopes_cover_what_the_bot_calls() -> None:
+    scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
+    # commands: /connect-gmail; chat:write: ephemeral and DM answers; im:write: conversations.open;
+    # im:history: message.im; app_mentions:read: app_mention.
+    assert scopes == {"commands", "chat:write", "im:write", "im:history", "app_mentions:read"}
+
+
+def test_socket_mode_interactivity_and_dms_are_on() -> None:
+    data = manifest()
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert data["settings"]["interactivity"]["is_enabled"] is True  # link buttons still send block_actions
+    assert data["features"]["app_home"]["messages_tab_enabled"] is True
+    assert data["features"]["app_home"]["messages_tab_read_only_enabled"] is False

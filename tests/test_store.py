@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+from bot.models import SlackUser
+from bot.store import MIGRATIONS, PendingFlow, Store
+
+ALICE = SlackUser("T0000000001", "U0000000001")
+BOB = SlackUser("T0000000001", "U0000000002")
+
+
+def flow(user: SlackUser, auth_id: str = "ac_1", reply: str = "{}") -> PendingFlow:
+    return PendingFlow(user, auth_id, f"https://auth.example/{auth_id}", reply, 100.0, 700.0)
+
+
+async def test_file_is_private_wal_and_versioned(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "bot.db"
+    async with Store.open(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+async def test_pending_flows_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with Store.open(path) as store:
+        await store.put_pending(flow(ALICE))
+        await store.put_pending(flow(BOB, "ac_2"))
+        await store.update_reply(ALICE, '{"channel_id":"C1"}')
+    async with Store.open(path) as store:
+        pending = await store.all_pending()
+        assert [p.user for p in pending] == [ALICE, BOB]
+        alice = await store.get_pending(ALICE)
+        assert alice is not None
+        assert alice.reply == '{"channel_id":"C1"}'
+        assert alice.deadline == 700.0
+
+
+async def test_one_pending_flow_per_user(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "bot.db") as store:
+        await store.put_pending(flow(ALICE, "ac_1"))
+        await store.put_pending(flow(ALICE, "ac_2"))
+        assert [p.auth_id for p in await store.all_pending()] == ["ac_2"]
+
+
+async def test_finish_moves_a_flow_to_the_outbox_once(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "bot.db", clock=lambda: 500.0) as store:
+        await store.put_pending(flow(ALICE, reply="where"))
+        assert await store.finish(ALICE, "ac_other", "completed") is None  # not the pending flow
+        item = await store.finish(ALICE, "ac_1", "completed")
+        assert item is not None
+        assert (item.user, item.kind, item.reply, item.created_at) == (ALICE, "completed", "where", 500.0)
+        assert await store.finish(ALICE, "ac_1", "completed") is None  # a second waiter gets nothing
+        assert await store.get_pending(ALICE) is None
+        assert [i.id for i in await store.unsent()] == [item.id]
+        await store.mark_sent(item.id)
+        assert await store.unsent() == []
+
+
+async def test_events_are_remembered_for_an_hour(tmp_path: Path) -> None:
+    now = [1000.0]
+    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+        assert await store.first_sighting("Ev1")
+        assert not await store.first_sighting("Ev1")
+        now[0] += 3601
+        assert await store.first_sighting("Ev1")
+
+
+async def test_a_newer_schema_step_is_applied_to_an_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 0")
+    async with Store.open(path) as store:
+        await store.put_pending(flow(ALICE))
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
