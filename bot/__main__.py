@@ -19,13 +19,14 @@ from dotenv import load_dotenv
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs
+from bot import logs, verifier
 from bot.app import Deps, build_app
 from bot.arcade import Arcade
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE, ConfigError, Settings
 from bot.delivery import Delivery
 from bot.gmail import Gmail
+from bot.identity import SlackEmails, slack_ids
 from bot.mailbox import Mailbox
 from bot.models import Authorized
 from bot.slack import Messenger, retry_handlers
@@ -40,9 +41,6 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.open(settings.database_path))
-        arcade = await stack.enter_async_context(
-            Arcade.open(api_key=settings.arcade_api_key, base_url=settings.arcade_base_url, scopes=(GMAIL_SCOPE,))
-        )
         gmail = Gmail(settings.gmail_api_url)
         stack.callback(gmail.close)
         session = await stack.enter_async_context(aiohttp.ClientSession())
@@ -52,20 +50,29 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             session=session,
             retry_handlers=retry_handlers(),
         )
+        # Who a Slack user is at Arcade: slack:T:U (custom verifier) or their Slack email (Arcade's verifier).
+        identity = SlackEmails(client) if settings.user_verifier == "arcade" else slack_ids
+        arcade = await stack.enter_async_context(
+            Arcade.open(
+                api_key=settings.arcade_api_key,
+                base_url=settings.arcade_base_url,
+                scopes=(GMAIL_SCOPE,),
+                identity=identity,
+            )
+        )
 
         async def on_finished(item: OutboxItem, authorized: Authorized | None) -> None:
             await delivery.finished(item, authorized)
 
         flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds, on_finished=on_finished)
         stack.push_async_callback(flows.close)
+        messenger = Messenger(client, session)
         delivery = Delivery(
-            Mailbox(arcade, gmail, flows),
-            Messenger(client, session),
-            store,
-            timeout_seconds=settings.auth_timeout_seconds,
+            Mailbox(arcade, gmail, flows, store), messenger, store, timeout_seconds=settings.auth_timeout_seconds
         )
+        stack.push_async_callback(delivery.close)
         app = build_app(
-            Deps(client=client, delivery=delivery, store=store, clock=time.time),
+            Deps(client=client, delivery=delivery, messenger=messenger, store=store, clock=time.time),
             signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
         )
 
@@ -73,25 +80,40 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             handler = AsyncSocketModeHandler(app, settings.slack_app_token, web_client=client)
             await handler.connect_async()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
             stack.push_async_callback(handler.close_async)
-        else:
-            runner = web.AppRunner(build_web_app(app), access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            await web.TCPSite(runner, settings.host, settings.port).start()
+        # The web server runs in both modes: /healthz and the verifier; /slack/events in HTTP mode.
+        web_app = build_web_app(None if settings.socket_mode else app)
+        if settings.user_verifier == "custom":
+            verifier.add_routes(web_app, verifier.build(settings, arcade=arcade, session=session, client=client))
+            log.info("verifier.ready url=%s%s", settings.public_url, verifier.VERIFY_PATH)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, settings.host, settings.port).start()
 
+        pruned = await store.prune_audit(settings.audit_retention_days)
+        pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
+        stack.callback(pruning.cancel)
         owed = await delivery.flush()
         resumed = await flows.resume()
         log.info(
-            "bot.ready mode=%s resumed=%d redelivered=%d startup=%.2fs",
-            "socket" if settings.socket_mode else f"http {settings.host}:{settings.port}",
+            "bot.ready mode=%s resumed=%d redelivered=%d audit_pruned=%d startup=%.2fs",
+            f"{'socket' if settings.socket_mode else 'http'} web={settings.host}:{settings.port}",
             resumed,
             owed,
+            pruned,
             time.monotonic() - started,
         )
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("bot.stopping waiting=%d", flows.waiting)
+
+
+async def _prune_daily(store: Store, keep_days: int) -> None:
+    while True:
+        await asyncio.sleep(86_400)
+        removed = await store.prune_audit(keep_days)
+        log.info("audit.pruned removed=%d keep_days=%d", removed, keep_days)
 
 
 async def _run(settings: Settings) -> None:
@@ -111,6 +133,7 @@ def main() -> int:
         return 2
     secrets = [settings.slack_bot_token, settings.arcade_api_key]
     secrets += [s for s in (settings.slack_app_token, settings.slack_signing_secret) if s]
+    secrets += [s for s in (settings.slack_client_secret, settings.verifier_secret) if s]
     logs.configure(settings.log_level_number, secrets)
     asyncio.run(_run(settings))
     return 0

@@ -18,6 +18,7 @@ from bot import listeners
 from bot.delivery import Delivery
 from bot.errors import BotError
 from bot.payloads import who_and_where
+from bot.slack import Messenger
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Deps:
 
     client: AsyncWebClient
     delivery: Delivery
+    messenger: Messenger
     store: Store
     clock: Callable[[], float]
 

@@ -13,6 +13,7 @@ Two kinds of traffic, two kinds of client:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from collections.abc import AsyncIterator
@@ -24,7 +25,8 @@ import arcadepy
 import httpx
 from arcadepy import AsyncArcade
 
-from bot.errors import ArcadeRejected, ArcadeUnavailable
+from bot.errors import ArcadeRejected, ArcadeUnavailable, UserMismatch, VerificationClosed
+from bot.identity import ArcadeIdentity, slack_ids
 from bot.models import Authorization, Authorized, NeedsConsent, SlackUser
 
 log = logging.getLogger(__name__)
@@ -46,15 +48,32 @@ class Connection:
     email: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """Arcade accepted the verified user; the browser must land on ``next_uri`` once to finish."""
+
+    auth_id: str
+    next_uri: str | None
+
+
 class Arcade:
-    def __init__(self, api: AsyncArcade, pollers: list[AsyncArcade], scopes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        api: AsyncArcade,
+        pollers: list[AsyncArcade],
+        scopes: tuple[str, ...],
+        identity: ArcadeIdentity = slack_ids,
+    ) -> None:
         self._api = api
         self._pollers = pollers
         self._scopes = list(scopes)
+        self._identity = identity  # SlackUser -> Arcade user_id (bot.identity)
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, *, api_key: str, base_url: str, scopes: tuple[str, ...]) -> AsyncIterator[Arcade]:
+    async def open(
+        cls, *, api_key: str, base_url: str, scopes: tuple[str, ...], identity: ArcadeIdentity = slack_ids
+    ) -> AsyncIterator[Arcade]:
         async with AsyncExitStack() as stack:
             api = await stack.enter_async_context(
                 AsyncArcade(
@@ -73,13 +92,14 @@ class Arcade:
                 )
                 poller = AsyncArcade(api_key=api_key, base_url=base_url, max_retries=0, http_client=http)
                 pollers.append(await stack.enter_async_context(poller))
-            yield cls(api, pollers, scopes)
+            yield cls(api, pollers, scopes, identity)
 
     async def authorize(self, user: SlackUser) -> Authorization:
         """Ask Arcade for a token covering our scopes; a pending flow is reused by Arcade itself."""
+        user_id = await self._identity(user)
         try:
             response = await self._api.auth.authorize(
-                user_id=user.arcade_id,
+                user_id=user_id,
                 auth_requirement={"provider_id": PROVIDER, "oauth2": {"scopes": self._scopes}},
             )
         except arcadepy.APIError as exc:
@@ -100,6 +120,8 @@ class Arcade:
         except arcadepy.APIStatusError as exc:
             if exc.status_code == 408:  # older Engines answer a long-poll timeout with 408
                 return "pending"
+            if exc.status_code == 429:  # no new poll before Arcade said so (within this poll's own wait)
+                await asyncio.sleep(_retry_after(exc.response, limit=wait))
             raise _translate(exc, "status") from None
         except arcadepy.APIError as exc:
             raise _translate(exc, "status") from None
@@ -111,14 +133,15 @@ class Arcade:
     async def connections(self, user: SlackUser) -> list[Connection]:
         """This user's Google connections, filtered here too: some API versions ignore the filter."""
         found: list[Connection] = []
+        user_id = await self._identity(user)
         try:
             pages = self._api.admin.user_connections.list(
-                user={"id": user.arcade_id},
+                user={"id": user_id},
                 provider={"id": PROVIDER},
-                extra_query={"user_id": user.arcade_id, "provider_id": PROVIDER},
+                extra_query={"user_id": user_id, "provider_id": PROVIDER},
             )
             async for item in pages:
-                if item.user_id == user.arcade_id and item.provider_id == PROVIDER and item.id:
+                if item.user_id == user_id and item.provider_id == PROVIDER and item.id:
                     found.append(Connection(item.id, tuple(item.scopes or ()), _email(item.provider_user_info)))
         except arcadepy.APIError as exc:
             raise _translate(exc, "user_connections.list") from None
@@ -138,6 +161,37 @@ class Arcade:
         log.info("arcade.disconnected user=%s removed=%d", user.arcade_id, removed)
         return removed
 
+    async def confirm_user(self, flow_id: str, user: SlackUser) -> Confirmed:
+        """Tell Arcade that the browser finishing ``flow_id`` belongs to ``user`` (custom verifier).
+
+        Raises ``UserMismatch`` when the flow was started for someone else (as a 400, or as a 200
+        carrying ``user_mismatch``), ``VerificationClosed`` when the flow no longer awaits
+        verification (400 ``Bad request``, or an unknown flow).
+        """
+        user_id = await self._identity(user)
+        try:
+            response = await self._api.auth.confirm_user(flow_id=flow_id, user_id=user_id)
+        except arcadepy.BadRequestError as exc:
+            if _is_mismatch(exc.body):
+                raise UserMismatch("confirm_user answered user_mismatch") from None
+            log.info("arcade.verification_closed status=400")
+            raise VerificationClosed("confirm_user answered 400: not awaiting verification") from None
+        except arcadepy.NotFoundError:
+            raise VerificationClosed("confirm_user answered 404: unknown flow") from None
+        except arcadepy.APIError as exc:
+            raise _translate(exc, "confirm_user") from None
+        body = response.to_dict()
+        if _is_mismatch(body):
+            raise UserMismatch("confirm_user answered 200 carrying user_mismatch")
+        auth_id, next_uri = body.get("auth_id"), body.get("next_uri")
+        if not isinstance(auth_id, str) or not auth_id:
+            raise ArcadeUnavailable("confirm_user answered 200 without an auth_id")
+        return Confirmed(auth_id, next_uri if isinstance(next_uri, str) and next_uri else None)
+
+
+def _is_mismatch(body: object) -> bool:
+    return isinstance(body, dict) and body.get("error") == "user_mismatch"
+
 
 def _to_authorization(response: Any) -> Authorization | None:
     if response.status == "completed" and response.context is not None and response.context.token:
@@ -145,6 +199,14 @@ def _to_authorization(response: Any) -> Authorization | None:
     if response.status in ("pending", "not_started") and response.id and response.url:
         return NeedsConsent(auth_id=response.id, url=response.url)
     return None
+
+
+def _retry_after(response: httpx.Response, *, limit: float) -> float:
+    """``Retry-After`` in seconds (the delta-seconds form), between 0 and ``limit``."""
+    try:
+        return max(0.0, min(float(response.headers.get("retry-after", "0")), limit))
+    except ValueError:
+        return 0.0
 
 
 def _email(user_info: object) -> str | None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bot.arcade import MAX_WAIT, Arcade
+from bot.backoff import backoff_delay
 from bot.errors import BotError
 from bot.models import Authorized, SlackUser
 from bot.store import OutboxItem, PendingFlow, Store
@@ -30,8 +30,6 @@ from bot.store import OutboxItem, PendingFlow, Store
 log = logging.getLogger(__name__)
 
 MIN_POLL_INTERVAL = 1.0  # never re-poll faster than this, even if Arcade answers a long-poll early
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 30.0
 
 OnFinished = Callable[[OutboxItem, Authorized | None], Awaitable[None]]
 
@@ -42,12 +40,6 @@ class Prompt:
 
     flow: PendingFlow
     again: bool
-
-
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with jitter: ~1 s, 2 s, 4 s … capped at 30 s."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-    return float(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not cryptography
 
 
 class AuthFlows:
@@ -88,6 +80,7 @@ class AuthFlows:
         # Claim the user before the first await, so a concurrent start sees this flow.
         self._waiting[user] = flow.auth_id
         await self._store.put_pending(flow)
+        await self._store.audit(user, "prompted")
         self._spawn(flow)
         log.info("auth.prompted user=%s auth_id=%s timeout=%ds", user.arcade_id, flow.auth_id, self._timeout)
         return Prompt(flow, again=False)

@@ -13,7 +13,10 @@ from typing import Any
 from bot.labels import Arranged, Line, arrange
 from bot.models import Label, Message
 
-OPEN_AUTH_ACTION = "connect_gmail_open"
+OPEN_AUTH_ACTION = "connect_gmail_open"  # the Authorize link button
+START_ACTION = "connect_gmail_start"  # Get a new link / Try again / Connect: a fresh flow for the clicker
+DISCONNECT_ACTION = "connect_gmail_disconnect"  # confirmed disconnect
+CANCEL_ACTION = "connect_gmail_cancel"  # keep the connection
 
 MAX_BLOCKS = 50  # per message
 SECTION_LIMIT = 3000  # characters of section text
@@ -49,18 +52,26 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def prompt(url: str, expires_at: int, *, again: bool = False) -> Message:
+def button(text: str, action_id: str, *, style: str | None = None, url: str | None = None) -> Block:
+    element: Block = {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": text}}
+    if style:
+        element["style"] = style
+    if url:
+        element["url"] = url
+    return element
+
+
+def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = False) -> Message:
     """Ask the user to open the Arcade authorization link (a link button; the URL stays out of ``text``)."""
     until = datetime.fromtimestamp(expires_at, tz=UTC).strftime("%H:%M UTC")
-    first = "*You already have a link waiting* — this is the same link as before." if again else "*Connect your Gmail*"
+    if waiting:
+        first = "*Waiting for you to finish in the browser…* I'll post your labels here when you're done."
+    elif again:
+        first = "*You already have a link waiting* — this is the same link as before."
+    else:
+        first = "*Connect your Gmail*"
     body = f"{first}\nI'll ask for read-only access to your Gmail through Arcade; I only use it to list your labels."
-    button = {
-        "type": "button",
-        "action_id": OPEN_AUTH_ACTION,
-        "text": {"type": "plain_text", "text": "Authorize Gmail"},
-        "url": url,
-        "style": "primary",
-    }
+    authorize = button("Authorize Gmail", OPEN_AUTH_ACTION, style="primary", url=url)
     fallback = (
         "Your Gmail authorization link is still waiting: open it from this message."
         if again
@@ -70,28 +81,37 @@ def prompt(url: str, expires_at: int, *, again: bool = False) -> Message:
         text=fallback,
         blocks=(
             _section(body),
-            {"type": "actions", "elements": [button]},
+            {"type": "actions", "elements": [authorize]},
             _context(f"This link is valid until <!date^{expires_at}^{{time}}|{until}>"),
         ),
     )
 
 
-def connected(email: str | None) -> Message:
-    """Authorization finished."""
-    text = ":white_check_mark: Gmail connected"
-    return _note(f"{text} as {escape(email)}" if email else text)
+def connected(email: str | None, *, labels_in_dm: bool = False) -> Message:
+    """Authorization finished (replaces the prompt in place)."""
+    text = ":white_check_mark: Gmail connected" + (f" as {escape(email)}" if email else "")
+    if labels_in_dm:
+        text += ". Your labels are in your direct messages with me."
+    return _note(text)
 
 
 def failed() -> Message:
-    """Authorization was declined or failed."""
-    return _note(":x: Authorization was declined or failed. Run `/connect-gmail` to try again.")
+    """Authorization was declined or failed; the button starts a fresh flow for whoever clicks."""
+    text = ":x: Authorization was declined or failed."
+    return Message(
+        text=text, blocks=(_section(text), {"type": "actions", "elements": [button("Try again", START_ACTION)]})
+    )
 
 
 def expired(minutes: int) -> Message:
-    """The authorization link timed out."""
-    return _note(
-        f":hourglass: The authorization link expired after {_plural(minutes, 'minute')}. "
-        "Run `/connect-gmail` for a new one."
+    """The authorization link timed out; the button gets a fresh one."""
+    text = f":hourglass: Link expired: it was valid for {_plural(minutes, 'minute')}."
+    return Message(
+        text=text,
+        blocks=(
+            _section(text),
+            {"type": "actions", "elements": [button("Get a new link", START_ACTION, style="primary")]},
+        ),
     )
 
 
@@ -99,10 +119,11 @@ def usage() -> Message:
     """What the bot understands."""
     text = (
         "`/connect-gmail` connects your Gmail and lists your labels.\n"
-        "DM me `labels`, or mention me with `labels`, to list them again.\n"
-        "Nothing else is supported yet."
+        "`/connect-gmail status` shows your connection, `/connect-gmail disconnect` removes it, "
+        "`/connect-gmail help` explains what I can read.\n"
+        "DM me `labels`, or mention me with `labels`, to list them again."
     )
-    return Message(text="Use /connect-gmail, or send me `labels`.", blocks=(_section(text),))
+    return Message(text="Use /connect-gmail, /connect-gmail help, or send me `labels`.", blocks=(_section(text),))
 
 
 def problem(text: str) -> Message:

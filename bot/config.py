@@ -17,6 +17,9 @@ DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
 DEFAULT_ARCADE_BASE_URL = "https://api.arcade.dev"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+USER_VERIFIERS = ("custom", "arcade")  # see README "User verification" and bot/identity.py
+MIN_VERIFIER_SECRET = 32
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 class ConfigError(Exception):
@@ -40,7 +43,13 @@ class Settings:
     port: int = 3000
     database_path: Path = Path("bot.db")
     auth_timeout_seconds: int = 600
+    audit_retention_days: int = 90
     log_level: str = "INFO"
+    user_verifier: str = "custom"
+    public_url: str | None = None  # external base URL of the web server, no trailing slash
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    verifier_secret: str | None = field(default=None, repr=False)
 
     @property
     def socket_mode(self) -> bool:
@@ -106,6 +115,36 @@ class Settings:
         if log_level not in _LOG_LEVELS:
             problems.append(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
 
+        user_verifier = (text("ARCADE_USER_VERIFIER") or "custom").lower()
+        if user_verifier not in USER_VERIFIERS:
+            problems.append(f"ARCADE_USER_VERIFIER must be 'custom' or 'arcade', got {user_verifier!r}")
+        public_url = text("PUBLIC_URL")
+        verifier_values = {
+            "PUBLIC_URL": public_url,
+            "SLACK_CLIENT_ID": text("SLACK_CLIENT_ID"),
+            "SLACK_CLIENT_SECRET": text("SLACK_CLIENT_SECRET"),
+            "VERIFIER_SECRET": text("VERIFIER_SECRET"),
+        }
+        if user_verifier == "custom":
+            problems += [
+                f"{name} is required with ARCADE_USER_VERIFIER=custom (the default; 'arcade' is the development mode)"
+                for name, value in verifier_values.items()
+                if value is None
+            ]
+        if public_url is not None:
+            parts = urlsplit(public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                problems.append(f"PUBLIC_URL must be a base URL like https://bot.example.com, got {public_url!r}")
+            elif parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+                problems.append(f"PUBLIC_URL must use https (plain http only for localhost), got {public_url!r}")
+            public_url = public_url.rstrip("/")
+        verifier_secret = verifier_values["VERIFIER_SECRET"]
+        if verifier_secret is not None and len(verifier_secret) < MIN_VERIFIER_SECRET:
+            problems.append(
+                f"VERIFIER_SECRET must be at least {MIN_VERIFIER_SECRET} characters; make one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+
         settings = cls(
             slack_bot_token=bot_token or "",
             arcade_api_key=api_key or "",
@@ -118,7 +157,13 @@ class Settings:
             port=integer("PORT", 3000, 1, 65535),
             database_path=database_path,
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
+            audit_retention_days=integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
             log_level=log_level if log_level in _LOG_LEVELS else "INFO",
+            user_verifier=user_verifier,
+            public_url=public_url,
+            slack_client_id=verifier_values["SLACK_CLIENT_ID"],
+            slack_client_secret=verifier_values["SLACK_CLIENT_SECRET"],
+            verifier_secret=verifier_secret,
         )
         if problems:
             raise ConfigError(problems)

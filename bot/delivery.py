@@ -1,20 +1,24 @@
-"""What the user is told, and where: the Slack face of authorization flows and labels.
+"""What the user is told, and where: the Slack face of authorization flows, labels and accounts.
 
-Listeners call ``labels_or_prompt``; flows that end come back through ``finished`` (the outbox
-item is already durable), which replaces the prompt in place and sends the labels privately.
-An outbox item is marked sent only after Slack accepted the message; ``flush`` finishes the
-unsent ones at start-up.
+Listeners call the request methods (``labels_or_prompt``, ``status``, ``disconnect``, …). Flows
+that end come back through ``finished`` with their outbox item already durable: the prompt is
+replaced in place (idempotent, best effort) and the answer goes to the user's DM, stamped with
+the outbox id so that a retry after a crash can see whether Slack already has it. The item is
+marked sent only after Slack accepted it; ``flush`` finishes unsent items at start-up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
+from bot import blocks, home
 from bot.authflow import Prompt
+from bot.backoff import backoff_delay
 from bot.errors import BotError
 from bot.mailbox import Labels, Mailbox
 from bot.models import Authorized, Message, SlackUser
@@ -23,6 +27,9 @@ from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
+RETRY_BASE = 5.0  # an owed answer Slack refused is tried again after ~5 s, 10 s, 20 s … ≤ 10 min
+RETRY_CAP = 600.0
+
 
 class Delivery:
     def __init__(self, mailbox: Mailbox, messenger: Messenger, store: Store, *, timeout_seconds: int) -> None:
@@ -30,41 +37,89 @@ class Delivery:
         self._messenger = messenger
         self._store = store
         self._timeout = timeout_seconds
+        self._home_viewers: set[SlackUser] = set()  # App Home is refreshed only for users who opened it
+        self._retries: set[asyncio.Task[None]] = set()
 
-    async def labels_or_prompt(self, user: SlackUser, reply: Reply) -> None:
-        """Answer a request for labels: the labels now, or the link to authorize first."""
+    async def labels_or_prompt(self, user: SlackUser, reply: Reply, *, replace: bool = False) -> None:
+        """Answer a request for labels: the labels now, or the link to authorize first.
+
+        ``replace``: show the answer in place of the message whose button was clicked.
+        """
+        await self._store.audit(user, "requested")
         result = await self._mailbox.labels(user, reply.dumps())
-        await self._present(user, reply, result)
+        message = self._message(result)
+        if not (replace and await self._messenger.replace(reply, message)):
+            route = await self._messenger.send(user, reply, message)
+            log.info("delivery.%s user=%s route=%s", _what(result), user.arcade_id, route)
+        if isinstance(result, Labels):
+            await self._store.audit(user, "labels_sent")
+        await self.refresh_home(user)
+
+    async def link_opened(self, user: SlackUser, reply: Reply) -> None:
+        """The user clicked the Authorize button: the prompt says we are waiting for them."""
+        await self.refresh_home(user)
+        flow = await self._store.get_pending(user)
+        if flow is not None:
+            await self._messenger.replace(reply, blocks.prompt(flow.url, int(flow.deadline), waiting=True))
+
+    async def status(self, user: SlackUser, reply: Reply) -> None:
+        state = await self._mailbox.state(user)
+        await self._messenger.send(
+            user, reply, home.status_message(state.email, state.scopes, state.since, state.pending_until)
+        )
+
+    async def disconnect(self, user: SlackUser, reply: Reply) -> None:
+        removed = await self._mailbox.disconnect(user)
+        message = home.disconnected(removed)
+        if not await self._messenger.replace(reply, message):
+            await self._messenger.send(user, reply, message)
+        await self.refresh_home(user)
 
     async def problem(self, user: SlackUser, reply: Reply, text: str) -> None:
         await self._messenger.send(user, reply, blocks.problem(text))
+
+    async def home_opened(self, user: SlackUser) -> None:
+        self._home_viewers.add(user)
+        await self._publish_home(user)
+
+    async def refresh_home(self, user: SlackUser) -> None:
+        if user in self._home_viewers:
+            try:
+                await self._publish_home(user)
+            except (BotError, SlackApiError) as exc:  # the Home tab is a view, never worth failing an answer
+                log.warning("home.refresh_failed user=%s error=%s", user.arcade_id, exc)
 
     async def finished(self, item: OutboxItem, authorized: Authorized | None) -> None:
         """Tell the user how their flow ended; mark the outbox item sent once Slack accepted it."""
         reply = Reply.loads(item.reply)
         try:
-            if item.kind == "completed":
-                result = await self._mailbox.labels(item.user, item.reply, authorized)
-                if isinstance(result, Labels):
-                    await self._messenger.replace(reply, blocks.connected(result.email))
-                await self._present(item.user, reply, result)
-            elif item.kind == "failed":
-                await self._replace_or_send(item.user, reply, blocks.failed())
-            else:
-                await self._replace_or_send(item.user, reply, blocks.expired(math.ceil(self._timeout / 60)))
-        except BotError as exc:
-            log.warning("delivery.problem user=%s kind=%s error=%s", item.user.arcade_id, item.kind, exc)
-            try:
-                await self._messenger.send(item.user, reply, blocks.problem(exc.user_message))
-            except SlackApiError as slack_exc:
-                log.error("delivery.unsent id=%d error=%s", item.id, slack_error(slack_exc))
-                return
+            message = await self._outcome(item, reply, authorized)
+            if message is not None:
+                await self._store.mark_attempt(item.id)
+                await self._messenger.direct(item.user, message, key=item.id, check=item.attempts > 0)
         except SlackApiError as exc:
-            # Every route failed: keep the item unsent; the next start-up tries again.
-            log.error("delivery.unsent id=%d error=%s", item.id, slack_error(exc))
+            # Slack refused every route: the item stays unsent and is tried again later (and at
+            # the next start-up if this process ends first).
+            log.error("delivery.unsent id=%d user=%s error=%s", item.id, item.user.arcade_id, slack_error(exc))
+            self._retry_later(replace(item, attempts=item.attempts + 1))
             return
-        await self._store.mark_sent(item.id)
+        await self._store.mark_sent(item)
         log.info("delivery.sent id=%d user=%s kind=%s", item.id, item.user.arcade_id, item.kind)
+        await self.refresh_home(item.user)
+
+    def _retry_later(self, item: OutboxItem) -> None:
+        async def retry() -> None:
+            await asyncio.sleep(backoff_delay(item.attempts, base=RETRY_BASE, cap=RETRY_CAP))
+            await self.finished(item, None)
+
+        task = asyncio.create_task(retry(), name=f"delivery-retry-{item.id}")
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
+    async def close(self) -> None:
+        for task in list(self._retries):
+            task.cancel()
+        await asyncio.gather(*self._retries, return_exceptions=True)
 
     async def flush(self) -> int:
         """Deliver what a previous run owed but had not sent (called once at start-up)."""
@@ -73,19 +128,33 @@ class Delivery:
             await self.finished(item, None)
         return len(items)
 
-    async def _present(self, user: SlackUser, reply: Reply, result: Labels | Prompt) -> None:
-        if isinstance(result, Prompt):
-            message = blocks.prompt(result.flow.url, int(result.flow.deadline), again=result.again)
-        else:
-            message = blocks.labels(result.labels, email=result.email)
-        route = await self._messenger.send(user, reply, message)
-        log.info(
-            "delivery.%s user=%s route=%s",
-            "prompt" if isinstance(result, Prompt) else "labels",
-            user.arcade_id,
-            route,
-        )
+    async def _outcome(self, item: OutboxItem, reply: Reply, authorized: Authorized | None) -> Message | None:
+        """Update the prompt in place; return what must still go to the user's DM, if anything."""
+        if item.kind == "completed":
+            try:
+                result = await self._mailbox.labels(item.user, item.reply, authorized)
+            except BotError as exc:
+                log.warning("delivery.problem id=%d user=%s error=%s", item.id, item.user.arcade_id, exc)
+                return blocks.problem(exc.user_message)
+            if isinstance(result, Labels):
+                await self._messenger.replace(reply, blocks.connected(result.email, labels_in_dm=True))
+            return self._message(result)
+        outcome = blocks.failed() if item.kind == "failed" else blocks.expired(math.ceil(self._timeout / 60))
+        return None if await self._messenger.replace(reply, outcome) else outcome
 
-    async def _replace_or_send(self, user: SlackUser, reply: Reply, message: Message) -> None:
-        if not await self._messenger.replace(reply, message):
-            await self._messenger.send(user, reply, message)
+    async def _publish_home(self, user: SlackUser) -> None:
+        state = await self._mailbox.state(user)
+        view = home.home_view(
+            state.email, state.scopes, state.since, state.last_used, state.pending_until, state.history
+        )
+        await self._messenger.publish_home(user, view)
+
+    @staticmethod
+    def _message(result: Labels | Prompt) -> Message:
+        if isinstance(result, Prompt):
+            return blocks.prompt(result.flow.url, int(result.flow.deadline), again=result.again)
+        return blocks.labels(result.labels, email=result.email)
+
+
+def _what(result: Labels | Prompt) -> str:
+    return "prompt" if isinstance(result, Prompt) else "labels"

@@ -3,6 +3,9 @@
     BotError                    root; ``user_message`` is shown to the user, never a traceback
     ├── ArcadeUnavailable       Arcade did not answer, or answered 5xx/429 after retries
     ├── ArcadeRejected          Arcade refused our request (bad API key, bad scopes): an admin must act
+    │   ├── UserMismatch        confirm_user: the browser's Slack user is not the one who started the flow
+    │   └── VerificationClosed  confirm_user: the flow no longer awaits verification (done, or too late)
+    ├── IdentityUnavailable     the user's Arcade user id could not be worked out (no Slack email readable)
     ├── GmailAuthError          Gmail refused the token (401 revoked/expired, 403 missing scope)
     ├── GmailRateLimited        Gmail asked us to slow down (429, rate-limit 403) after retries
     └── GmailUnavailable        Gmail answered 5xx or could not be reached after retries
@@ -31,6 +34,21 @@ class ArcadeRejected(BotError):
     user_message = (
         "Arcade rejected the bot's request, so I can't connect Gmail right now. "
         "Please tell whoever runs this bot to check its Arcade configuration."
+    )
+
+
+class UserMismatch(ArcadeRejected):
+    user_message = "This authorization link belongs to another Slack user. Run /connect-gmail yourself."
+
+
+class VerificationClosed(ArcadeRejected):
+    user_message = "That authorization is no longer waiting to be verified. Run /connect-gmail again."
+
+
+class IdentityUnavailable(BotError):
+    user_message = (
+        "I couldn't read the email of your Slack profile, which this bot's development mode needs to "
+        "connect Gmail. Please tell whoever runs this bot."
     )
 
 

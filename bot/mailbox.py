@@ -15,6 +15,7 @@ from bot.authflow import AuthFlows, Prompt
 from bot.errors import GmailAuthError
 from bot.gmail import Gmail
 from bot.models import Authorized, Label, SlackUser
+from bot.store import AuditEvent, Store
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,43 @@ class Labels:
     email: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What a user's connection looks like: Arcade's grant, our pending flow, their audit trail."""
+
+    email: str | None
+    scopes: tuple[str, ...] | None  # None: not connected
+    since: float | None
+    last_used: float | None
+    pending_until: float | None
+    history: list[AuditEvent]
+
+
 class Mailbox:
-    def __init__(self, arcade: Arcade, gmail: Gmail, flows: AuthFlows) -> None:
+    def __init__(self, arcade: Arcade, gmail: Gmail, flows: AuthFlows, store: Store) -> None:
         self._arcade = arcade
         self._gmail = gmail
         self._flows = flows
+        self._store = store
+
+    async def state(self, user: SlackUser, *, history: int = 5) -> AccountState:
+        connections = await self._arcade.connections(user)
+        pending = await self._store.get_pending(user)
+        since = await self._store.last_audit(user, ("completed",))
+        used = await self._store.last_audit(user, ("delivery_sent", "labels_sent"))
+        return AccountState(
+            email=next((c.email for c in connections if c.email), None),
+            scopes=tuple(sorted({s for c in connections for s in c.scopes})) if connections else None,
+            since=since.at if since and connections else None,
+            last_used=used.at if used else None,
+            pending_until=pending.deadline if pending else None,
+            history=await self._store.recent_audit(user, history),
+        )
+
+    async def disconnect(self, user: SlackUser) -> int:
+        removed = await self._arcade.disconnect(user)
+        await self._store.audit(user, "disconnected", str(removed))
+        return removed
 
     async def labels(self, user: SlackUser, reply: str, authorized: Authorized | None = None) -> Labels | Prompt:
         """The user's labels, or the prompt they must follow first.
@@ -41,10 +74,13 @@ class Mailbox:
         if isinstance(started, Prompt):
             return started
         try:
-            return Labels(await self._gmail.list_labels(started.token), started.email)
+            labels = await self._gmail.list_labels(started.token)
         except GmailAuthError:
             log.warning("gmail.token_refused user=%s: removing the grant and asking again", user.arcade_id)
+        else:
+            return Labels(labels, started.email)
         await self._arcade.disconnect(user)
+        await self._store.audit(user, "disconnected", "gmail refused the token")
         again = await self._flows.start(user, reply)
         if isinstance(again, Authorized):  # Arcade still hands out a refused grant
             raise GmailAuthError("Arcade answered completed right after the grant was removed")

@@ -19,7 +19,11 @@ class SlackUser:
 
     @property
     def arcade_id(self) -> str:
-        """The user id this bot uses at Arcade: namespaced, stable, not personal data."""
+        """``slack:<team_id>:<user_id>``: namespaced, stable, not personal data.
+
+        The Arcade user id with the custom verifier (``bot.identity`` decides), and the stable
+        name of a user in logs in every mode.
+        """
         return f"slack:{self.team_id}:{self.user_id}"
 
 

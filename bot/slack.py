@@ -9,14 +9,18 @@ Private delivery has three routes, tried in this order:
 Each route that fails falls through to the next, so an answer survives an expired
 ``response_url``, a channel the bot is not in, and Slack's rate limits (slack_sdk's retry
 handlers sleep out ``Retry-After`` first). Nothing is ever posted publicly.
+
+Answers owed by the outbox go to the DM, stamped with their outbox id in message metadata: after
+a crash the DM's history tells whether Slack already accepted one, which no other route can.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,13 +33,20 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.backoff import backoff_delay
 from bot.models import Message, SlackUser
 
 log = logging.getLogger(__name__)
 
-RESPONSE_URL_LIFETIME = 29 * 60  # Slack says 30 minutes; keep a minute of margin
+DELIVERY_EVENT = "gmail_connect_delivery"  # message metadata type that marks outbox deliveries
+RESPONSE_URL_LIFETIME = 29 * 60
+# Refusals that say "not now" rather than "never": the same call is tried again after a pause.
+# (HTTP 429s never get here: the retry handlers have already waited them out.)
+_TRY_AGAIN = {"ratelimited", "rate_limited", "service_unavailable", "internal_error", "fatal_error", "request_timeout"}
+TRY_AGAIN_ATTEMPTS = 4  # Slack says 30 minutes; keep a minute of margin
 # Errors after which the next route may still reach the user.
 _FALL_THROUGH = {
     "channel_not_found",
@@ -97,18 +108,52 @@ class Messenger:
         channel = reply.channel_id
         if channel and not channel.startswith("D"):
             try:
-                await self._client.chat_postEphemeral(
-                    channel=channel, user=user.user_id, team_id=user.team_id, **message.as_payload()
+                await _again_later(
+                    lambda: self._client.chat_postEphemeral(
+                        channel=channel, user=user.user_id, team_id=user.team_id, **message.as_payload()
+                    )
                 )
                 return "ephemeral"
             except SlackApiError as exc:
                 if slack_error(exc) not in _FALL_THROUGH:
                     raise
                 log.info("slack.fallback route=ephemeral error=%s user=%s", slack_error(exc), user.user_id)
-        opened = await self._client.conversations_open(users=user.user_id, team_id=user.team_id)
-        dm = opened["channel"]["id"]
-        await self._client.chat_postMessage(channel=dm, unfurl_links=False, unfurl_media=False, **message.as_payload())
+        await self.direct(user, message)
         return "dm"
+
+    async def direct(self, user: SlackUser, message: Message, *, key: int | None = None, check: bool = False) -> None:
+        """Post ``message`` in the user's DM with the bot.
+
+        ``key`` is stamped into the message's metadata; with ``check`` the DM's recent history is
+        searched for it first, so a send that reached Slack before a crash is not repeated.
+        """
+        opened = await _again_later(lambda: self._client.conversations_open(users=user.user_id, team_id=user.team_id))
+        dm = str(opened["channel"]["id"])
+        if key is not None and check and await self._already_posted(dm, key):
+            log.info("slack.deduplicated key=%d user=%s", key, user.user_id)
+            return
+        extra: dict[str, Any] = {}
+        if key is not None:
+            extra["metadata"] = {"event_type": DELIVERY_EVENT, "event_payload": {"outbox_id": key}}
+        await _again_later(
+            lambda: self._client.chat_postMessage(
+                channel=dm, unfurl_links=False, unfurl_media=False, **message.as_payload(), **extra
+            )
+        )
+
+    async def publish_home(self, user: SlackUser, view: dict[str, Any]) -> None:
+        await self._client.views_publish(user_id=user.user_id, view=view, team_id=user.team_id)
+
+    async def _already_posted(self, dm: str, key: int) -> bool:
+        history = await self._client.conversations_history(channel=dm, limit=20, include_all_metadata=True)
+        for item in history.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            if (
+                metadata.get("event_type") == DELIVERY_EVENT
+                and (metadata.get("event_payload") or {}).get("outbox_id") == key
+            ):
+                return True
+        return False
 
     async def replace(self, reply: Reply, message: Message) -> bool:
         """Replace the message that ``reply.response_url`` answered (e.g. the prompt). Best effort."""
@@ -127,6 +172,21 @@ class Messenger:
             log.info("slack.fallback route=response_url status=%s", response.status_code)
             return False
         return True
+
+
+async def _again_later(call: Callable[[], Awaitable[AsyncSlackResponse]]) -> AsyncSlackResponse:
+    """Run a Web API call, pausing and trying again while Slack answers "not now"."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except SlackApiError as exc:
+            attempt += 1
+            if slack_error(exc) not in _TRY_AGAIN or attempt >= TRY_AGAIN_ATTEMPTS:
+                raise
+            delay = backoff_delay(attempt - 1)
+            log.info("slack.try_again error=%s in=%.1fs", slack_error(exc), delay)
+        await asyncio.sleep(delay)
 
 
 def slack_error(exc: SlackApiError) -> str:

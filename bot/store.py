@@ -7,12 +7,15 @@ Tables:
   ``pending`` and its outbox row appears in one transaction, so a crash can neither lose the
   answer nor produce it twice from the flow side; start-up finishes what was left unsent.
 * ``seen_events``: Slack event ids already handled, so Slack's retries are not answered twice.
+* ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
+  disconnected, delivery_sent) with times, kept for a configurable number of days.
 
 No token is ever written here: the outbox records *that* labels are owed, not the labels.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -52,6 +55,19 @@ MIGRATIONS: tuple[str, ...] = (
         seen_at REAL NOT NULL
     );
     """,
+    # version 2: delivery attempts (for de-duplication after a crash) and the audit trail
+    """
+    ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL
+    );
+    CREATE INDEX audit_user ON audit (team_id, user_id, at);
+    """,
 )
 EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
 
@@ -73,12 +89,41 @@ class OutboxItem:
     kind: str
     reply: str
     created_at: float
+    attempts: int = 0  # > 0: an earlier send may have reached Slack before a crash
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    event: str
+    detail: str
+    at: float
 
 
 class Store:
     def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
+        # One connection in autocommit mode: a statement issued while another coroutine holds a
+        # transaction open would silently join (and maybe roll back with) it. Every write takes
+        # this lock, so transactions never interleave.
+        self._writing = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        async with self._writing:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _write(self, sql: str, params: tuple[object, ...]) -> int:
+        """One write statement; returns the number of rows it changed."""
+        async with self._writing:
+            cursor = await self._db.execute(sql, params)
+            return cursor.rowcount
 
     @classmethod
     @asynccontextmanager
@@ -112,7 +157,7 @@ class Store:
 
     async def put_pending(self, flow: PendingFlow) -> None:
         """Record (or replace) the user's pending flow."""
-        await self._db.execute(
+        await self._write(
             "INSERT OR REPLACE INTO pending (team_id, user_id, auth_id, url, reply, created_at, deadline)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -127,7 +172,7 @@ class Store:
         )
 
     async def update_reply(self, user: SlackUser, reply: str) -> None:
-        await self._db.execute(
+        await self._write(
             "UPDATE pending SET reply = ? WHERE team_id = ? AND user_id = ?",
             (reply, user.team_id, user.user_id),
         )
@@ -138,58 +183,82 @@ class Store:
         Returns None when that flow is no longer pending (another waiter or a newer flow won).
         """
         now = self._clock()
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             async with self._db.execute(
                 "DELETE FROM pending WHERE team_id = ? AND user_id = ? AND auth_id = ? RETURNING reply",
                 (user.team_id, user.user_id, auth_id),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
-                await self._db.execute("ROLLBACK")
-                return None
+                return None  # nothing changed: committing the empty transaction is harmless
             reply = str(row[0])
             async with self._db.execute(
                 "INSERT INTO outbox (team_id, user_id, kind, reply, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (user.team_id, user.user_id, kind, reply, now),
             ) as cursor:
                 inserted = await cursor.fetchone()
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+            await self._insert_audit(user, kind, "", now)
         assert inserted is not None  # noqa: S101 - RETURNING on a successful INSERT always yields a row
         return OutboxItem(int(inserted[0]), user, kind, reply, now)
 
-    async def owe(self, user: SlackUser, kind: str, reply: str) -> OutboxItem:
-        """Owe the user a message that did not come from a pending flow."""
-        now = self._clock()
-        async with self._db.execute(
-            "INSERT INTO outbox (team_id, user_id, kind, reply, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-            (user.team_id, user.user_id, kind, reply, now),
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None  # noqa: S101 - see finish()
-        return OutboxItem(int(row[0]), user, kind, reply, now)
-
     async def unsent(self) -> list[OutboxItem]:
         async with self._db.execute(
-            "SELECT id, team_id, user_id, kind, reply, created_at FROM outbox WHERE sent_at IS NULL ORDER BY id"
+            "SELECT id, team_id, user_id, kind, reply, created_at, attempts FROM outbox"
+            " WHERE sent_at IS NULL ORDER BY id"
         ) as cursor:
             rows = await cursor.fetchall()
-        return [OutboxItem(int(r[0]), SlackUser(r[1], r[2]), r[3], r[4], float(r[5])) for r in rows]
+        return [OutboxItem(int(r[0]), SlackUser(r[1], r[2]), r[3], r[4], float(r[5]), int(r[6])) for r in rows]
 
-    async def mark_sent(self, item_id: int) -> None:
-        await self._db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (self._clock(), item_id))
+    async def mark_attempt(self, item_id: int) -> None:
+        """Record that a send of this item is about to start (before the request leaves)."""
+        await self._write("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))
+
+    async def mark_sent(self, item: OutboxItem) -> None:
+        now = self._clock()
+        async with self._transaction():
+            await self._db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, item.id))
+            await self._insert_audit(item.user, "delivery_sent", item.kind, now)
+
+    async def audit(self, user: SlackUser, event: str, detail: str = "") -> None:
+        """Append to the user's audit trail. Never pass tokens or message contents here."""
+        async with self._writing:
+            await self._insert_audit(user, event, detail, self._clock())
+
+    async def recent_audit(self, user: SlackUser, limit: int = 5) -> list[AuditEvent]:
+        async with self._db.execute(
+            "SELECT event, detail, at FROM audit WHERE team_id = ? AND user_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+            (user.team_id, user.user_id, limit),
+        ) as cursor:
+            return [AuditEvent(str(r[0]), str(r[1]), float(r[2])) for r in await cursor.fetchall()]
+
+    async def last_audit(self, user: SlackUser, events: tuple[str, ...]) -> AuditEvent | None:
+        marks = ",".join("?" * len(events))
+        async with self._db.execute(
+            f"SELECT event, detail, at FROM audit WHERE team_id = ? AND user_id = ? AND event IN ({marks})"  # noqa: S608 - only placeholders are interpolated
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (user.team_id, user.user_id, *events),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return AuditEvent(str(row[0]), str(row[1]), float(row[2])) if row else None
+
+    async def prune_audit(self, keep_days: int) -> int:
+        return await self._write("DELETE FROM audit WHERE at < ?", (self._clock() - keep_days * 86_400,))
+
+    async def _insert_audit(self, user: SlackUser, event: str, detail: str, at: float) -> None:
+        """Callers hold ``_writing`` (directly or through ``_transaction``)."""
+        await self._db.execute(
+            "INSERT INTO audit (team_id, user_id, event, detail, at) VALUES (?, ?, ?, ?, ?)",
+            (user.team_id, user.user_id, event, detail, at),
+        )
 
     async def first_sighting(self, event_id: str) -> bool:
         """True the first time an event id is seen; False for Slack's retries of it."""
         now = self._clock()
-        await self._db.execute("DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_MEMORY_SECONDS,))
-        cursor = await self._db.execute(
+        await self._write("DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_MEMORY_SECONDS,))
+        inserted = await self._write(
             "INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?, ?)", (event_id, now)
         )
-        return cursor.rowcount == 1
+        return inserted == 1
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

@@ -22,6 +22,7 @@ ALICE = "U0ALICE0001"
 BOB = "U0BOB000002"
 CHANNEL = "C0GENERAL01"  # the bot is a member
 NO_BOT_CHANNEL = "C0RANDOM001"  # the bot is not
+VERIFIER_SECRET = "test-verifier-secret-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -57,10 +58,17 @@ class World:
         if mode == "socket":
             env["SLACK_APP_TOKEN"] = self.slack.app_token
         env.update(extra)
+        # The custom user verifier (ARCADE_USER_VERIFIER's default) signs in with the fake Slack.
+        env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['PORT']}")
+        env.setdefault("SLACK_CLIENT_ID", self.slack.oidc.client_id)
+        env.setdefault("SLACK_CLIENT_SECRET", self.slack.oidc.client_secret)
+        env.setdefault("VERIFIER_SECRET", VERIFIER_SECRET)
         return env
 
     async def start_bot(self, mode: str = "http", **extra: str) -> RunningBot:
         settings = Settings.from_env(self.env(mode, **extra))
+        if settings.public_url:  # the Slack app's registered redirect URL (manifest oauth_config.redirect_urls)
+            self.slack.oidc.redirect_urls.add(f"{settings.public_url}/arcade/verify/callback")
         bot = RunningBot(settings)
         self.bots.append(bot)
         await bot.started()

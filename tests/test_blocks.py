@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from slack_sdk.models.blocks import Block
 
@@ -75,14 +77,34 @@ def test_connected() -> None:
     assert "&lt;b&gt;" in everything(validated(blocks.connected("<b>@example.com")))
 
 
+def action_buttons(message: Message) -> list[dict[str, Any]]:
+    return [e for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_outcomes_offer_a_fresh_start() -> None:
+    failed = validated(blocks.failed())
+    assert "declined or failed" in sections(failed)[0]
+    assert [(b["text"]["text"], b["action_id"]) for b in action_buttons(failed)] == [("Try again", blocks.START_ACTION)]
+    expired = validated(blocks.expired(5))
+    assert "Link expired" in sections(expired)[0]
+    assert "valid for 5 minutes" in sections(expired)[0]
+    assert "valid for 1 minute." in sections(validated(blocks.expired(1)))[0]
+    assert [b["text"]["text"] for b in action_buttons(expired)] == ["Get a new link"]
+    assert all("url" not in b for b in action_buttons(expired) + action_buttons(failed))
+
+
+def test_waiting_prompt_keeps_the_link() -> None:
+    message = validated(blocks.prompt(URL, EXPIRES, waiting=True))
+    assert "Waiting for you" in sections(message)[0]
+    assert action_buttons(message)[0]["url"] == URL
+
+
 def test_short_notes() -> None:
-    assert "/connect-gmail" in sections(validated(blocks.failed()))[0]
-    assert "after 5 minutes" in sections(validated(blocks.expired(5)))[0]
-    assert "after 1 minute." in sections(validated(blocks.expired(1)))[0]
     usage = everything(validated(blocks.usage()))
     assert "/connect-gmail" in usage
     assert "`labels`" in usage
-    assert "Nothing else" in usage
+    for word in ("help", "status", "disconnect"):
+        assert word in usage
     assert "direct message" in validated(blocks.labels_elsewhere()).text
 
 

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, Settings
 
-SOCKET = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ARCADE_API_KEY": "arc-1"}
+VERIFIER = {
+    "PUBLIC_URL": "https://bot.example.com",
+    "SLACK_CLIENT_ID": "1000.2000",
+    "SLACK_CLIENT_SECRET": "client-secret-1",
+    "VERIFIER_SECRET": "v" * 32,
+}
+SOCKET = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ARCADE_API_KEY": "arc-1", **VERIFIER}
 
 
 def test_socket_mode_defaults() -> None:
@@ -20,10 +27,12 @@ def test_socket_mode_defaults() -> None:
     assert settings.auth_timeout_seconds == 600
     assert settings.log_level == "INFO"
     assert settings.slack_signing_secret is None
+    assert settings.user_verifier == "custom"
+    assert settings.public_url == "https://bot.example.com"
 
 
 def test_http_mode_needs_a_signing_secret() -> None:
-    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ARCADE_API_KEY": "arc-1"}
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ARCADE_API_KEY": "arc-1", **VERIFIER}
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
         Settings.from_env(env)
     settings = Settings.from_env({**env, "SLACK_SIGNING_SECRET": "s3cret", "PORT": "8080", "HOST": "127.0.0.1"})
@@ -53,9 +62,13 @@ def test_every_problem_is_reported_at_once() -> None:
         "DATABASE_URL",
         "LOG_LEVEL",
         "SLACK_API_URL must be an http(s) URL",
+        "PUBLIC_URL is required with ARCADE_USER_VERIFIER=custom",
+        "SLACK_CLIENT_ID is required",
+        "SLACK_CLIENT_SECRET is required",
+        "VERIFIER_SECRET is required",
     ):
         assert name in text
-    assert len(info.value.problems) == 8
+    assert len(info.value.problems) == 12
 
 
 def test_values_are_parsed_and_normalised() -> None:
@@ -77,5 +90,58 @@ def test_values_are_parsed_and_normalised() -> None:
 def test_secrets_stay_out_of_repr() -> None:
     settings = Settings.from_env({**SOCKET, "SLACK_SIGNING_SECRET": "sign-me"})
     text = repr(settings)
-    for secret in ("xoxb-1", "xapp-1", "arc-1", "sign-me"):
+    for secret in ("xoxb-1", "xapp-1", "arc-1", "sign-me", "client-secret-1", "v" * 32):
         assert secret not in text
+
+
+def test_custom_verifier_is_the_default_and_says_what_it_needs() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ARCADE_API_KEY": "arc-1"}
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert len(info.value.problems) == 4
+    assert all(
+        "ARCADE_USER_VERIFIER=custom (the default; 'arcade' is the development mode)" in p for p in info.value.problems
+    )
+    settings = Settings.from_env({**env, **VERIFIER, "PUBLIC_URL": "https://bot.example.com/prefix/"})
+    assert settings.user_verifier == "custom"
+    assert settings.public_url == "https://bot.example.com/prefix"  # no trailing slash
+    assert (settings.slack_client_id, settings.slack_client_secret) == ("1000.2000", "client-secret-1")
+
+
+def test_arcade_mode_needs_nothing_more() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ARCADE_API_KEY": "arc-1"}
+    settings = Settings.from_env({**env, "ARCADE_USER_VERIFIER": "Arcade"})
+    assert settings.user_verifier == "arcade"
+    assert settings.public_url is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"ARCADE_USER_VERIFIER": "none"}, "ARCADE_USER_VERIFIER must be 'custom' or 'arcade'"),
+        ({"PUBLIC_URL": "bot.example.com"}, "PUBLIC_URL must be a base URL"),
+        ({"PUBLIC_URL": "https://bot.example.com/?x=1"}, "PUBLIC_URL must be a base URL"),
+        ({"PUBLIC_URL": "http://bot.example.com"}, "PUBLIC_URL must use https"),
+        ({"VERIFIER_SECRET": "tiny-secret"}, "VERIFIER_SECRET must be at least 32 characters"),
+    ],
+)
+def test_bad_verifier_settings_are_reported(changes: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**SOCKET, **changes})
+    assert [p for p in info.value.problems if problem in p]
+    assert "tiny-secret" not in str(info.value)  # secrets are never echoed
+
+
+def test_plain_http_public_url_is_fine_on_loopback() -> None:
+    for url in ("http://127.0.0.1:3000", "http://localhost:8080"):
+        assert Settings.from_env({**SOCKET, "PUBLIC_URL": url}).public_url == url
+
+
+def test_env_example_readme_and_settings_name_the_same_variables() -> None:
+    root = Path(__file__).resolve().parent.parent
+    example = set(re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=", (root / ".env.example").read_text()))
+    rows = re.findall(r"(?m)^\| (`[A-Z][A-Z0-9_]*`(?: / `[A-Z][A-Z0-9_]*`)*) \|", (root / "README.md").read_text())
+    documented = {name for row in rows for name in re.findall(r"`([A-Z0-9_]+)`", row)}
+    assert example == documented
+    source = (root / "bot" / "config.py").read_text()
+    assert [name for name in example if f'"{name}"' not in source] == []

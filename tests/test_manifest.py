@@ -11,7 +11,12 @@ from bot import listeners
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 # Slack subscription names -> the event type Bolt's listeners see.
-EVENT_TYPES = {"message.im": "message", "message.channels": "message", "app_mention": "app_mention"}
+EVENT_TYPES = {
+    "message.im": "message",
+    "message.channels": "message",
+    "app_mention": "app_mention",
+    "app_home_opened": "app_home_opened",
+}
 
 
 def manifest() -> dict[str, Any]:
@@ -42,4 +47,16 @@ def test_socket_mode_interactivity_and_dms_are_on() -> None:
     assert data["settings"]["socket_mode_enabled"] is True
     assert data["settings"]["interactivity"]["is_enabled"] is True  # link buttons still send block_actions
     assert data["features"]["app_home"]["messages_tab_enabled"] is True
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
     assert data["features"]["app_home"]["messages_tab_read_only_enabled"] is False
+
+
+def test_sign_in_with_slack_is_set_up_for_the_verifier() -> None:
+    oauth = manifest()["oauth_config"]
+    assert oauth["scopes"]["user"] == ["openid"]
+    [redirect] = oauth["redirect_urls"]
+    assert redirect.startswith("https://")
+    assert redirect.endswith("/arcade/verify/callback")
+    # Development mode's users.info scopes stay opt-in (commented out), so production asks for no emails.
+    assert not {"users:read", "users:read.email"} & set(oauth["scopes"]["bot"])
+    assert "# - users:read.email" in MANIFEST.read_text()

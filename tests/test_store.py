@@ -56,9 +56,12 @@ async def test_finish_moves_a_flow_to_the_outbox_once(tmp_path: Path) -> None:
         assert (item.user, item.kind, item.reply, item.created_at) == (ALICE, "completed", "where", 500.0)
         assert await store.finish(ALICE, "ac_1", "completed") is None  # a second waiter gets nothing
         assert await store.get_pending(ALICE) is None
-        assert [i.id for i in await store.unsent()] == [item.id]
-        await store.mark_sent(item.id)
+        assert [(i.id, i.attempts) for i in await store.unsent()] == [(item.id, 0)]
+        await store.mark_attempt(item.id)
+        assert [i.attempts for i in await store.unsent()] == [1]  # a retry after a crash must check first
+        await store.mark_sent(item)
         assert await store.unsent() == []
+        assert [e.event for e in await store.recent_audit(ALICE)] == ["delivery_sent", "completed"]
 
 
 async def test_events_are_remembered_for_an_hour(tmp_path: Path) -> None:
@@ -78,3 +81,27 @@ async def test_a_newer_schema_step_is_applied_to_an_old_file(tmp_path: Path) -> 
         await store.put_pending(flow(ALICE))
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+async def test_audit_trail_is_per_user_newest_first_and_pruned(tmp_path: Path) -> None:
+    now = [10_000_000.0]
+    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+        await store.audit(ALICE, "prompted")
+        now[0] += 60
+        await store.audit(ALICE, "completed")
+        await store.audit(BOB, "expired")
+        now[0] += 60
+        await store.audit(ALICE, "labels_sent")
+        assert [e.event for e in await store.recent_audit(ALICE)] == ["labels_sent", "completed", "prompted"]
+        assert [e.event for e in await store.recent_audit(BOB)] == ["expired"]
+        assert [e.event for e in await store.recent_audit(ALICE, limit=1)] == ["labels_sent"]
+        last = await store.last_audit(ALICE, ("completed", "failed"))
+        assert last is not None
+        assert (last.event, last.at) == ("completed", 10_000_060.0)
+        assert await store.last_audit(BOB, ("completed",)) is None
+
+        now[0] += 2 * 86_400
+        await store.audit(BOB, "requested")
+        assert await store.prune_audit(keep_days=1) == 4
+        assert await store.recent_audit(ALICE) == []
+        assert [e.event for e in await store.recent_audit(BOB)] == ["requested"]

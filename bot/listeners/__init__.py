@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.blocks import OPEN_AUTH_ACTION
 from bot.listeners import actions, commands, events
 
 if TYPE_CHECKING:
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 # What the listeners handle; manifest.yml must subscribe to exactly these (tests check it).
 COMMANDS = (commands.COMMAND,)
 EVENTS = events.EVENTS
-ACTIONS = (OPEN_AUTH_ACTION,)
+ACTIONS = actions.ACTIONS
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -1,4 +1,4 @@
-"""``/connect-gmail``: acknowledge at once, then authorize and answer privately."""
+"""``/connect-gmail [help|status|disconnect]``: acknowledge at once, then act and answer privately."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import blocks
+from bot import blocks, home
 from bot.payloads import who_and_where
 
 if TYPE_CHECKING:
@@ -20,12 +20,22 @@ COMMAND = "/connect-gmail"
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(COMMAND)
     async def connect_gmail(ack: AsyncAck, command: dict[str, Any]) -> None:
-        text = str(command.get("text") or "").strip()
-        if text:
-            # Nothing but the bare command is supported yet: say so, never echo the text back.
+        word = str(command.get("text") or "").strip().lower()
+        if word == "help":
+            await ack(**home.help_message().as_payload())
+            return
+        if word == "disconnect":
+            await ack(**home.confirm_disconnect().as_payload())
+            return
+        if word not in ("", "status"):
+            # Never echo the text back: it could hold mentions or markup.
             await ack(**blocks.usage().as_payload())
             return
         await ack()
         user, reply = who_and_where(command, deps.clock())
-        if user is not None:
+        if user is None:
+            return
+        if word == "status":
+            await deps.delivery.status(user, reply)
+        else:
             await deps.delivery.labels_or_prompt(user, reply)

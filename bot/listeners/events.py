@@ -1,4 +1,4 @@
-"""Messages to the bot: ``labels`` in a DM, or ``@bot labels`` in a channel.
+"""Events: ``labels`` in a DM, ``@bot labels`` in a channel, and the App Home tab being opened.
 
 Every event is acknowledged (Bolt does it as soon as a listener matches). Anything that is not
 a request for labels, anything from a bot (including this one) and Slack's retries of events
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 LABELS_REQUEST = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)?labels?\s*[.!?]*\s*$", re.IGNORECASE)
 
 
-EVENTS = ("app_mention", "message")  # every event type subscribed in manifest.yml
+EVENTS = ("app_mention", "message", "app_home_opened")  # every event type subscribed in manifest.yml
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -44,3 +44,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # Mentions in channels arrive as app_mention; only direct messages are read here.
         if event.get("channel_type") == "im":
             await answer(body, event)
+
+    @app.event(EVENTS[2])
+    async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
+        user, _ = who_and_where(body, deps.clock())
+        if user is not None and event.get("tab", "home") == "home":
+            await deps.delivery.home_opened(user)

@@ -14,9 +14,9 @@ and implements what the bot uses (see shared/contracts/arcade.md §3, §4, §8.3
   :meth:`FakeArcade.approve` / :meth:`FakeArcade.deny`).
 
 Fault switches (:meth:`fail_next`, :meth:`drop_next`, :meth:`set_latency`) act before the API
-key check, like a proxy in front of the Engine. User verification (``confirm_user``, custom
-verifier redirect) is not modelled yet: :meth:`FakeArcade._after_consent` is where a verifier
-stage would go.
+key check, like a proxy in front of the Engine. User verification: with ``verifier_url`` set,
+consent goes through the custom-verifier stage of ``arcade_verify`` (redirect to the verifier,
+``confirm_user``, ``next_uri`` landing); without it, consent completes the flow at once.
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ from typing import Any
 
 from aiohttp import web
 
-ROUTES = frozenset({"authorize", "status", "user_connections", "delete_connection", "health"})
+from tests.fakes.arcade_verify import Verification
+
+ROUTES = frozenset(
+    {"authorize", "status", "user_connections", "delete_connection", "health", "confirm_user", "confirm_user_cloud"}
+)
 _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 408: "request_timeout"}
 _USER_KEYS = ("user_id", "user.id", "user[id]")
 _PROVIDER_KEYS = ("provider_id", "provider.id", "provider[id]")
@@ -118,6 +122,8 @@ class FakeArcade:
         self.tokens: dict[str, str] = {}
         self.ignore_connection_filters = False
         self.wait_max = 59
+        self.verifier_url: str | None = None  # the custom verifier Arcade redirects to after consent
+        self.verification = Verification(self)
         self._token_connection: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
         self._latency: dict[str | None, float] = {}
@@ -137,6 +143,7 @@ class FakeArcade:
         router.add_delete(connection_path, self._delete_connection, name="delete_connection")
         router.add_get("/v1/health", self._health, name="health")
         router.add_get("/_fake/oauth/consent", self._consent, name="consent")
+        self.verification.add_routes(router)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -265,9 +272,20 @@ class FakeArcade:
         return self._after_consent(flow)
 
     def _after_consent(self, flow: Flow) -> str | None:
-        # A custom-verifier stage (303 to the verifier with ?flow_id=, then confirm_user) would
-        # branch here and leave the flow pending until the verifier finalises it.
+        # Where the browser goes once the flow is settled. With a custom verifier, consent does not
+        # settle the flow: _consent hands it to arcade_verify, which calls finalise() later.
         return flow.next_uri
+
+    async def finalise(self, flow: Flow, *, email: str | None) -> str | None:
+        """Complete a verified flow (the first ``next_uri`` landing); returns where the browser goes."""
+        return await self._settle(flow, allow=True, email=email)
+
+    async def revoke(self, flow: Flow) -> None:
+        """Fail ``flow`` and drop the grant it created (a replayed ``next_uri`` landing)."""
+        flow.status = "failed"
+        self.connections.pop((flow.user_id, flow.provider_id), None)
+        async with self._changed:
+            self._changed.notify_all()
 
     def _body(self, flow: Flow) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -439,6 +457,8 @@ class FakeArcade:
         if decision not in ("allow", "deny") or flow.status != "pending":
             return web.Response(status=400, text=f"authorization is {flow.status}")
         email = request.query.get("email") or None
+        if decision == "allow" and self.verifier_url:
+            raise web.HTTPSeeOther(self.verification.await_verification(flow, email))
         target = await self._settle(flow, allow=decision == "allow", email=email)
         if target:
             raise web.HTTPSeeOther(target)

@@ -3,10 +3,13 @@
 ``FakeSlack`` serves the world of ``slack_world`` (users, channels, IMs, records, Web API rules):
 
 * the Web API at ``/api/<method>``: query, form and JSON args merged; Slack's token rules; faults
-  (``fail_next``, ``rate_limit_next`` with an integer ``Retry-After``, ``set_latency``);
+  (``fail_next``, ``rate_limit_next`` with an integer ``Retry-After``, ``set_latency``, and per
+  method ``delay_before`` / ``accept_then_delay``, where ``"response_url"`` names the hooks);
 * ``response_url`` sinks at ``/hooks/commands/…`` and ``/hooks/actions/…`` (≤ 5 uses, 30 minutes by
   ``clock``; ``expire_response_urls``);
-* Socket Mode at ``/link/`` (``slack_socket``).
+* Socket Mode at ``/link/`` (``slack_socket``);
+* Sign in with Slack: ``/openid/connect/authorize``, ``openid.connect.token`` and
+  ``openid.connect.userInfo``, with ``/_fake/login`` to pick who a browser is (``slack_oidc``).
 
 It drives the bot the way Slack does — signed HTTP posts to ``app_url`` (form-encoded commands,
 ``payload=`` interactivity, JSON events) or envelopes over the newest socket — and records every ack.
@@ -21,6 +24,8 @@ Everything runs in the test's event loop::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -37,6 +42,7 @@ from urllib.parse import parse_qsl, urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.slack_oidc import SlackOidc
 from tests.fakes.slack_socket import SocketModeLink
 from tests.fakes.slack_world import Ack, ApiCall, Args, Channel, SlackWorld, User, _error, _json_or_none
 
@@ -50,10 +56,25 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass
+class _Hold:
+    """Hold the next ``remaining`` matching requests for ``seconds`` (or until the holds are released)."""
+
+    seconds: float
+    remaining: int
+    match: Callable[[Args], bool] | None
+
+
+@dataclass
 class _Faults:
     errors: defaultdict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     rate_limits: defaultdict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
     latency: float = 0.0
+    before: defaultdict[str, list[_Hold]] = field(default_factory=lambda: defaultdict(list))
+    after: defaultdict[str, list[_Hold]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
 
 
 class FakeSlack(SlackWorld):
@@ -82,9 +103,12 @@ class FakeSlack(SlackWorld):
         self.app_url: str | None = None
         self.ack_timeout = 3.0  # Slack's deadline for an ack
         self._faults = _Faults()
+        self._release = asyncio.Event()  # set to let every held request go at once
+        self.held: list[tuple[str, str, Args]] = []  # ("before" | "after", method, args) of each held request
         self._echo_mode: str | None = None
         self._echo_tasks: set[asyncio.Task[Ack]] = set()
         self._socket = SocketModeLink(app_id)
+        self.oidc = SlackOidc(self)  # Sign in with Slack (slack_oidc)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._methods["apps.connections.open"] = self._connections_open
@@ -93,6 +117,7 @@ class FakeSlack(SlackWorld):
 
     async def start(self) -> None:
         app = web.Application()
+        self.oidc.mount(app.router)  # before /api/{method}: its two Web API methods authenticate differently
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{kind:commands|actions}/{rest:.+}", self._hook)
         app.router.add_get("/link/", self._socket.handle)
@@ -106,6 +131,7 @@ class FakeSlack(SlackWorld):
         self._session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
+        self.release_delays()
         for task in self._echo_tasks:
             task.cancel()
         await asyncio.gather(*self._echo_tasks, return_exceptions=True)
@@ -134,6 +160,47 @@ class FakeSlack(SlackWorld):
 
     def set_latency(self, seconds: float) -> None:
         self._faults.latency = seconds
+
+    def delay_before(
+        self, method: str, seconds: float, *, times: int = 1, match: Callable[[Args], bool] | None = None
+    ) -> None:
+        """Hold the next ``times`` calls of ``method`` (matching ``match(args)``) *before* Slack acts on them.
+
+        ``method`` is a Web API method, or ``"response_url"`` for posts to response_url hooks (``args``
+        is then the posted JSON). A client that gives up meanwhile leaves nothing behind.
+        """
+        self._faults.before[method].append(_Hold(seconds, times, match))
+
+    def accept_then_delay(
+        self, method: str, seconds: float, *, times: int = 1, match: Callable[[Args], bool] | None = None
+    ) -> None:
+        """Act on the next ``times`` accepted calls of ``method`` (matching ``match``), then hold the answer.
+
+        The message is recorded (Slack accepted it) but the sender does not hear so for ``seconds``: the
+        window in which a crash leaves the sender unsure whether Slack has it.
+        """
+        self._faults.after[method].append(_Hold(seconds, times, match))
+
+    def release_delays(self) -> None:
+        """Let every held request go now and forget the holds not yet used."""
+        self._faults.before.clear()
+        self._faults.after.clear()
+        self._release.set()
+        self._release = asyncio.Event()
+
+    async def _hold(self, holds: defaultdict[str, list[_Hold]], method: str, args: Args) -> bool:
+        """Hold the request if a hold matches; True if it was held."""
+        for hold in holds.get(method, []):
+            if hold.match is None or hold.match(args):
+                hold.remaining -= 1
+                if hold.remaining <= 0:
+                    holds[method].remove(hold)
+                release = self._release
+                self.held.append(("before" if holds is self._faults.before else "after", method, args))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(release.wait(), hold.seconds)
+                return True
+        return False
 
     def echo_bot_messages(self, mode: str | None) -> None:
         """Echo the bot's own DM posts back as ``message.im`` events (``mode`` "http"/"socket"; None: off)."""
@@ -164,12 +231,16 @@ class FakeSlack(SlackWorld):
         self.calls.append(ApiCall(method, args, token, self.clock()))
         if self._faults.latency:
             await asyncio.sleep(self._faults.latency)
+        if await self._hold(self._faults.before, method, args) and _gone(request):
+            return web.Response(status=499)  # the sender gave up (or died) before Slack acted: nothing happened
         if self._faults.rate_limits[method]:
             retry_after = self._faults.rate_limits[method].popleft()
             return self._reply(_error("ratelimited"), status=429, headers={"Retry-After": str(retry_after)})
         if self._faults.errors[method]:
             return self._reply(_error(self._faults.errors[method].popleft()))
         answer = _error(bad_body) if bad_body else self.api(method, args, token)
+        if answer["ok"]:
+            await self._hold(self._faults.after, method, args)
         return self._reply(answer, headers={"X-OAuth-Scopes": BOT_SCOPES} if answer["ok"] else None)
 
     @staticmethod
@@ -208,7 +279,13 @@ class FakeSlack(SlackWorld):
     async def _hook(self, request: web.Request) -> web.Response:
         if self._faults.latency:
             await asyncio.sleep(self._faults.latency)
-        status, text = self.respond(request.path, await request.text())
+        raw = await request.text()
+        posted = _json_or_none(raw) or {}
+        if await self._hold(self._faults.before, "response_url", posted) and _gone(request):
+            return web.Response(status=499)
+        status, text = self.respond(request.path, raw)
+        if status == 200:
+            await self._hold(self._faults.after, "response_url", posted)
         return web.Response(status=status, text=text)
 
     def bot_posted(self, record: Args, channel: Channel) -> None:
@@ -289,6 +366,8 @@ class FakeSlack(SlackWorld):
     def _actor(self, user_id: str, team_id: str | None, channel_id: str | None) -> tuple[User, str, Args]:
         """The acting user, their channel id, and the payload fields every interaction shares."""
         user = self._user(user_id, team_id)
+        if team_id is not None and team_id != user.team_id:  # the same user id in another workspace
+            user = dataclasses.replace(user, team_id=team_id)
         channel = self._driver_channel(channel_id, user)
         cid = channel.id if channel is not None else str(channel_id)
         common = {
@@ -339,8 +418,10 @@ class FakeSlack(SlackWorld):
         response_url: str | None = None,
         message_ts: str | None = None,
         is_ephemeral: bool = True,
+        from_home: bool = False,
         mode: str = "http",
     ) -> Ack:
+        """A button click. ``from_home``: in the App Home view (no channel, message or response_url)."""
         user, cid, base = self._actor(user_id, team_id, channel_id)
         ts = message_ts or self._next_ts()
         hook = response_url or self._issue_response_url("actions", user, cid, ephemeral_source=is_ephemeral)
@@ -371,6 +452,12 @@ class FakeSlack(SlackWorld):
             found = [m for m in self.messages if m["channel"] == cid and m["ts"] == ts]
             source = found[0] if found else {"team_id": user.team_id, "ts": ts, "text": "", "blocks": []}
             payload["message"] = self._message(source)
+        if from_home:
+            view = self.home_views.get(user.id, {"id": "V0000000000", "hash": "0.0"})
+            payload["container"] = {"type": "view", "view_id": view["id"]}
+            payload["view"] = {"id": view["id"], "type": "home", "hash": view.get("hash")}
+            for key in ("channel", "response_url", "message"):
+                payload.pop(key, None)
         return await self._deliver(mode, "interactive", payload, user=user.id, channel=cid, team=user.team_id)
 
     async def send_event(
@@ -430,6 +517,8 @@ class FakeSlack(SlackWorld):
     ) -> Ack:
         """The user writes ``text`` in their DM with the bot (``message.im``); ``extra`` goes into the event."""
         user = self._user(user_id, team_id)
+        if team_id is not None and team_id != user.team_id:  # the same user id in another workspace
+            user = dataclasses.replace(user, team_id=team_id)
         ts = self._next_ts()
         event = {
             "client_msg_id": str(uuid.uuid4()),
@@ -438,7 +527,7 @@ class FakeSlack(SlackWorld):
             "user": user.id,
             "ts": ts,
             "team": user.team_id,
-            "channel": self.dm_channel_id(user.id),
+            "channel": self.dm_channel_id(user.id, user.team_id),
             "event_ts": ts,
             "channel_type": "im",
         }

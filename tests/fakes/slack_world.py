@@ -7,6 +7,7 @@ bot. Channel semantics follow slack.md §1.4/§1.5, so ``channel_not_found`` / `
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -21,6 +22,7 @@ from tests.fakes.slack_blocks import VIEW_BLOCK_LIMIT, block_errors
 Args = dict[str, Any]
 Handler = Callable[[Args], Args]
 
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]{1,255}$")  # message metadata event_type
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
 RESPONSE_URL_TTL = 30 * 60  # seconds
@@ -87,7 +89,7 @@ class ResponseUrl:
 
 
 def _truthy(value: Any) -> bool:
-    return value is True or value == "true"
+    return value is True or value in ("true", "1", 1)  # slack_sdk sends booleans in a query as "1"
 
 
 def _json_or_none(text: str) -> Args | None:
@@ -100,6 +102,20 @@ def _json_or_none(text: str) -> Args | None:
 
 def _error(code: str, **extra: Any) -> Args:
     return {"ok": False, "error": code, **extra}
+
+
+def _metadata(value: Any) -> tuple[Args | None, Args | None]:
+    """chat.postMessage ``metadata`` (a dict, or JSON text in a form body) -> (metadata, error answer)."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, str):
+        value = _json_or_none(value)
+    if not isinstance(value, dict):
+        return None, _error("invalid_metadata_format")
+    event_type, payload = value.get("event_type"), value.get("event_payload")
+    if not isinstance(event_type, str) or not EVENT_TYPE.match(event_type) or not isinstance(payload, dict):
+        return None, _error("invalid_metadata_schema")
+    return {"event_type": event_type, "event_payload": payload}, None
 
 
 class SlackWorld:
@@ -142,6 +158,7 @@ class SlackWorld:
             "chat.postEphemeral": self._post_ephemeral,
             "chat.postMessage": self._post_message,
             "chat.update": self._chat_update,
+            "conversations.history": self._conversations_history,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "views.publish": self._views_publish,
@@ -183,14 +200,19 @@ class SlackWorld:
             self.channels[channel_id] = Channel(channel_id, team, people, is_private)
 
     def dm_channel_id(self, user_id: str, team_id: str | None = None) -> str:
-        """The stable D… id of the bot's IM with ``user_id`` (created on first use)."""
+        """The stable D… id of the bot's IM with ``user_id`` (created on first use).
+
+        An explicit ``team_id`` wins over the user's own: the same user id in another workspace is
+        another person, with another IM.
+        """
         user = self._user(user_id, team_id)
-        key = (user.team_id, user_id)
+        team = team_id or user.team_id
+        key = (team, user_id)
         if key not in self._ims:
             channel_id = f"D{next(self._seq):010d}"
             self._ims[key] = channel_id
             members = {user_id, self.bot_user_id}
-            self.channels[channel_id] = Channel(channel_id, user.team_id, members, True, user_id)
+            self.channels[channel_id] = Channel(channel_id, team, members, True, user_id)
         return self._ims[key]
 
     def _user(self, user_id: str, team_id: str | None = None) -> User:
@@ -201,7 +223,7 @@ class SlackWorld:
     def _driver_channel(self, channel_id: str | None, user: User) -> Channel | None:
         """The channel a user acts in: their IM by default; unknown C…/G… channels appear without the bot."""
         if channel_id is None:
-            return self.channels[self.dm_channel_id(user.id)]
+            return self.channels[self.dm_channel_id(user.id, user.team_id)]
         if channel_id not in self.channels and channel_id[0] in "CG":
             self.add_channel(channel_id, members=[user.id], is_private=channel_id[0] == "G", team_id=user.team_id)
         return self.channels.get(channel_id)  # an unknown D… is someone else's DM: the bot can't see it
@@ -317,7 +339,8 @@ class SlackWorld:
             channel_id = f"G{next(self._seq):010d}"
             self.add_channel(channel_id, members=[*users, self.bot_user_id], is_private=True)
         else:
-            channel_id = self.dm_channel_id(users[0])
+            team = args.get("team_id")
+            channel_id = self.dm_channel_id(users[0], team if isinstance(team, str) and team else None)
         already = channel_id in self._opened
         self._opened.add(channel_id)
         channel: Args = {"id": channel_id}
@@ -375,14 +398,63 @@ class SlackWorld:
         blocks, failure = self._content(args)
         if failure is not None:
             return failure
+        metadata, failure = _metadata(args.get("metadata"))
+        if failure is not None:
+            return failure
         record = {**args, "channel": channel.id, "text": args.get("text") or "", "blocks": blocks}
         record |= {"ts": self._next_ts(), "team_id": channel.team_id}
+        record.pop("metadata", None)
+        if metadata is not None:
+            record["metadata"] = metadata
         if channel.im_user is not None:
             record["user"] = channel.im_user
         self.messages.append(record)
         self._timeline.append(("dm" if channel.im_user else "channel", record))
         self.bot_posted(record, channel)
-        return {"ok": True, "channel": channel.id, "ts": record["ts"], "message": self._message(record)}
+        message = self._message(record) | ({"metadata": metadata} if metadata is not None else {})
+        return {"ok": True, "channel": channel.id, "ts": record["ts"], "message": message}
+
+    def _conversations_history(self, args: Args) -> Args:
+        """The bot's messages in a channel it can read, newest first (``im:history`` covers DMs only)."""
+        channel_id = str(args.get("channel", ""))
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return _error("channel_not_found")
+        if channel.im_user is None:  # the app has im:history, not channels:history / groups:history
+            return _error("missing_scope", needed="groups:history" if channel.is_private else "channels:history")
+        if self.bot_user_id not in channel.members:
+            return _error("channel_not_found")
+        try:
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+            oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        except (TypeError, ValueError):
+            return _error("invalid_arguments")
+        try:
+            cursor = str(args.get("cursor") or "")
+            offset = int(base64.urlsafe_b64decode(cursor).decode().removeprefix("offset:")) if cursor else 0
+        except ValueError:
+            return _error("invalid_cursor")
+        inclusive = _truthy(args.get("inclusive"))
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        found = [
+            m
+            for m in reversed(self.messages)
+            if m["channel"] == channel.id
+            and (oldest < float(m["ts"]) < latest or (inclusive and float(m["ts"]) in (oldest, latest)))
+        ]
+        page = found[offset : offset + limit]
+        has_more = len(found) > offset + limit
+        messages = [
+            self._message(m) | ({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {}) for m in page
+        ]
+        cursor = base64.urlsafe_b64encode(f"offset:{offset + limit}".encode()).decode() if has_more else ""
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": has_more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def _post_ephemeral(self, args: Args) -> Args:
         channel_id, user_id = str(args.get("channel", "")), str(args.get("user", ""))

@@ -1,0 +1,122 @@
+"""Helpers for the reliability, security and load tests.
+
+``BotProcess`` runs the real bot as a separate process (``python -m bot``, HTTP mode) for tests
+that kill it: the fakes keep running in the test's event loop and the bot talks to them over
+loopback exactly as in production. ``kill`` is SIGKILL: no shutdown code runs, like a crash or an
+OOM kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+import aiohttp
+
+import bot
+from tests.conftest import TEAM, World, buttons
+
+LABELS_HEADER = "Your Gmail labels"
+GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+
+
+def is_labels(message: dict[str, Any]) -> bool:
+    """A labels list: the message (or posted payload) has the "Your Gmail labels" header block."""
+    blocks = message.get("blocks")
+    if isinstance(blocks, str):  # a form-encoded post
+        return LABELS_HEADER in blocks
+    return any(
+        isinstance(b, dict) and b.get("type") == "header" and LABELS_HEADER in str(b.get("text")) for b in blocks or []
+    )
+
+
+def label_lists(world: World, user: str, team: str = TEAM) -> list[dict[str, Any]]:
+    return [m for m in world.slack.private_to(user, team) if is_labels(m)]
+
+
+def prompts(world: World, user: str, team: str = TEAM) -> list[dict[str, Any]]:
+    return [m for m in world.slack.private_to(user, team) if buttons(m)]
+
+
+async def settle(seconds: float = 1.0) -> None:
+    """Give a wrongly duplicated message the time to show up before counting."""
+    await asyncio.sleep(seconds)
+
+
+class BotProcess:
+    def __init__(self, world: World, log: Path, **extra: str) -> None:
+        # The child runs the same ``bot`` package these tests import, wherever the checkout is.
+        root = str(Path(bot.__file__).resolve().parent.parent)
+        self.env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root, **world.env("http", **extra)}
+        self.port = int(self.env["PORT"])
+        self.log = log
+        self.world = world
+        self.proc: asyncio.subprocess.Process | None = None
+        self.starts = 0
+        self._out: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - a plain bound reads best in tests
+        """Spawn the bot and wait until it serves and has finished its start-up work (``bot.ready``)."""
+        assert self.proc is None or self.proc.returncode is not None, "already running"
+        self.starts += 1
+        self._out = self.log.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            env=self.env,
+            cwd=self.log.parent,  # no stray .env is read
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+        self.world.slack.app_url = f"{self.url}/slack/events"
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"the bot exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+                if self.output().count("bot.ready") >= self.starts and await _healthy(session, self.url):
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the bot was not ready in {timeout} s:\n{self.output()[-3000:]}")
+                await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def output(self) -> str:
+        """Everything the bot wrote to stdout and stderr so far (all runs)."""
+        return self.log.read_text("utf-8", errors="replace") if self.log.exists() else ""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.kill()
+
+
+async def _healthy(session: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with session.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as response:
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False

@@ -1,0 +1,68 @@
+"""The SQLite store under concurrency and contention (WAL, 0600 and user_version: tests/test_store.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+import threading
+import time
+from pathlib import Path
+
+from bot.models import SlackUser
+from bot.store import PendingFlow, Store
+
+USERS = [SlackUser("T0000000001", f"U0CONC{n:05d}") for n in range(50)]
+
+
+def _flow(user: SlackUser) -> PendingFlow:
+    return PendingFlow(user, f"ac_{user.user_id}", f"https://auth.example/{user.user_id}", "{}", 100.0, 700.0)
+
+
+async def test_flows_finishing_at_the_same_moment_all_reach_the_outbox(tmp_path: Path) -> None:
+    """Many waiters finish at once after a restart: one shared connection, many transactions."""
+    async with Store.open(tmp_path / "bot.db") as store:
+        for user in USERS:
+            await store.put_pending(_flow(user))
+        results = await asyncio.gather(
+            *(store.finish(u, f"ac_{u.user_id}", "completed") for u in USERS), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        assert failures == [], f"{len(failures)} of {len(USERS)} finish() calls failed, first: {failures[0]!r}"
+        assert all(r is not None for r in results)
+        assert await store.all_pending() == []
+        assert sorted(i.user.user_id for i in await store.unsent()) == sorted(u.user_id for u in USERS)
+
+
+async def test_a_write_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    """busy_timeout: a second process holding the write lock for a moment is waited out."""
+    path = tmp_path / "bot.db"
+    async with Store.open(path) as store:
+        locked = threading.Event()
+
+        def hold_write_lock() -> None:
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            locked.set()
+            time.sleep(0.5)
+            other.execute("COMMIT")
+            other.close()
+
+        holder = threading.Thread(target=hold_write_lock)
+        holder.start()
+        await asyncio.to_thread(locked.wait)
+        await store.put_pending(_flow(USERS[0]))  # raises "database is locked" without a busy timeout
+        await asyncio.to_thread(holder.join)
+        assert [f.user for f in await store.all_pending()] == [USERS[0]]
+
+
+async def test_database_and_wal_files_are_owner_only_even_with_a_lax_umask(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    path.touch(mode=0o666)
+    path.chmod(0o666)  # an existing file someone made world-readable
+    async with Store.open(path) as store:
+        await store.put_pending(_flow(USERS[0]))
+        files = [p for p in (path, tmp_path / "bot.db-wal", tmp_path / "bot.db-shm") if p.exists()]
+        assert len(files) == 3  # WAL mode, while open
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert set(modes.values()) == {0o600}, modes
