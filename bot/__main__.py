@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 
 import aiohttp
 from aiohttp import web
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -125,7 +125,7 @@ async def _run(settings: Settings) -> None:
 
 
 def main() -> int:
-    load_dotenv(override=False)  # real environment variables win over .env
+    load_dotenv(find_dotenv(usecwd=True), override=False)  # .env where the bot is started; real env wins
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:

@@ -1,0 +1,43 @@
+"""``python -m bot`` start-up: configuration problems are reported at once, without a traceback;
+``.env`` is read, and real environment variables win over it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def start(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=cwd,
+        env={**base, **env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_problem_at_once_and_no_traceback(tmp_path: Path) -> None:
+    result = start(tmp_path)
+    assert result.returncode == 2
+    for name in ("SLACK_BOT_TOKEN", "ARCADE_API_KEY", "SLACK_SIGNING_SECRET", "PUBLIC_URL"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=not-a-bot-token\nPORT=eighty\n")
+    from_file = start(tmp_path)
+    assert "SLACK_BOT_TOKEN must be a bot token" in from_file.stderr
+    assert "PORT must be a whole number" in from_file.stderr
+
+    overridden = start(tmp_path, SLACK_BOT_TOKEN="xoxb-real", PORT="3000")
+    assert overridden.returncode == 2
+    assert "SLACK_BOT_TOKEN" not in overridden.stderr
+    assert "PORT" not in overridden.stderr
+    assert "ARCADE_API_KEY is required" in overridden.stderr
