@@ -57,7 +57,6 @@ class Delivery:
 
     async def link_opened(self, user: SlackUser, reply: Reply) -> None:
         """The user clicked the Authorize button: the prompt says we are waiting for them."""
-        await self.refresh_home(user)
         flow = await self._store.get_pending(user)
         if flow is not None:
             await self._messenger.replace(reply, blocks.prompt(flow.url, int(flow.deadline), waiting=True))

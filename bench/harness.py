@@ -1,0 +1,163 @@
+"""The plumbing of one run: two fake hosts, the implementation under test, and how to talk to them."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from bench import procs
+from bench.stats import summary
+
+LATENCIES: dict[str, dict[str, float]] = {
+    "zero": {"slack": 0.0, "arcade": 0.0, "gmail": 0.0},
+    "realistic": {"slack": 0.05, "arcade": 0.06, "gmail": 0.08},
+}
+AUTH_TIMEOUT = 3600  # longer than any run: nobody's link expires during the bench
+READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    impl: str  # "bot" | "baseline"
+    mode: str  # "http" | "socket"
+    latency: str  # key of LATENCIES
+    ack_sizes: tuple[int, ...]  # commands sent within one second, one batch per size
+    sizes: tuple[int, ...]  # waiting users who approve within one second, one batch per size
+    window: float  # seconds of the waiting window with max(sizes) fresh users (0: skip)
+    limit: float  # the longest any one phase may take
+    uvloop: bool  # run the fakes on uvloop
+    stall: float = 10.0  # give up on a phase after this long without progress
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Harness:
+    """Starts the fake hosts on entry and stops everything on exit; ``start_target`` spawns the implementation."""
+
+    def __init__(self, cfg: RunConfig, log_dir: Path) -> None:
+        self.cfg = cfg
+        self.log_dir = log_dir
+        self.port = free_port()
+        self.slack: procs.Child | None = None
+        self.arcade: procs.Child | None = None
+        self.target: procs.Child | None = None
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        self._batch = 0
+        self._db_dir = tempfile.TemporaryDirectory(prefix="bench-db-")
+
+    async def __aenter__(self) -> Self:
+        lat = LATENCIES[self.cfg.latency]
+        extra = ["--uvloop"] if self.cfg.uvloop else []
+        self.slack = await procs.spawn_fakes("slack", ["--latency", str(lat["slack"]), *extra], self.log_dir)
+        arcade_args = ["--arcade-latency", str(lat["arcade"]), "--gmail-latency", str(lat["gmail"]), *extra]
+        self.arcade = await procs.spawn_fakes("arcade", arcade_args, self.log_dir)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for child in (self.target, self.slack, self.arcade):
+            if child is not None:
+                await child.stop()
+        await self.session.close()
+        self._db_dir.cleanup()
+
+    async def ctl(self, host: procs.Child | None, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call a fake host's control API (GET without a body, POST with one)."""
+        assert host is not None
+        url = host.info["ctl"] + path
+        request = self.session.post(url, json=body) if body is not None else self.session.get(url)
+        async with request as response:
+            response.raise_for_status()
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    def env(self) -> dict[str, str]:
+        """The implementation's environment: every URL points at the fakes."""
+        assert self.slack is not None
+        assert self.arcade is not None
+        s, a = self.slack.info, self.arcade.info
+        env = {
+            "SLACK_BOT_TOKEN": s["bot_token"],
+            "SLACK_SIGNING_SECRET": s["signing_secret"],
+            "SLACK_API_URL": s["api_url"],
+            "SLACK_APP_TOKEN": s["app_token"] if self.cfg.mode == "socket" else "",
+            "ARCADE_API_KEY": a["api_key"],
+            "ARCADE_BASE_URL": a["arcade_url"],
+            "GMAIL_API_URL": a["gmail_url"],
+            "DATABASE_URL": f"sqlite:///{self._db_dir.name}/bot.db",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "AUTH_TIMEOUT_SECONDS": str(AUTH_TIMEOUT),
+            "LOG_LEVEL": "INFO",
+        }
+        if self.cfg.impl == "bot":
+            # The bot's default (custom) user verifier, configured but not exercised: the fake Arcade
+            # has no verifier stage, so an approval flips the flow to completed directly.
+            env |= {
+                "ARCADE_USER_VERIFIER": "custom",
+                "PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+                "SLACK_CLIENT_ID": "1111111111.2222222222",
+                "SLACK_CLIENT_SECRET": "bench-client-secret",
+                "VERIFIER_SECRET": "bench-verifier-secret-0123456789abcdef",
+            }
+        return env
+
+    def users(self, count: int) -> list[str]:
+        """``count`` Slack user ids nobody used yet in this run."""
+        self._batch += 1
+        return [f"U{self._batch:02d}{i:07d}" for i in range(count)]
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the implementation and of each fake host."""
+        children = {"target": self.target, "fakes_slack": self.slack, "fakes_arcade": self.arcade}
+        return {name: procs.cpu_seconds(c.pid) for name, c in children.items() if c is not None}
+
+    async def lag_p99_ms(self, since: float, until: float) -> float | None:
+        """p99 event-loop lag of the fake Slack (the fake that times acks) over an interval."""
+        lags = (await self.ctl(self.slack, "/ctl/lag", {"since": since, "until": until}))["lags"]
+        p99 = summary(lags)["p99_ms"]
+        return None if p99 is None else float(p99)
+
+    async def start_target(self) -> dict[str, Any]:
+        """Spawn the implementation; time from spawn to ready (/healthz answers, or socket connected)."""
+        module = "bot" if self.cfg.impl == "bot" else "bench.baseline"
+        spawned = time.monotonic()
+        self.target = procs.spawn(self.cfg.impl, [sys.executable, "-m", module], self.env(), self.log_dir)
+        while not await self._ready():
+            if not self.target.alive():
+                raise RuntimeError(f"{self.cfg.impl} exited at start-up:\n{self.target.log_tail()}")
+            if time.monotonic() - spawned > READY_TIMEOUT:
+                raise RuntimeError(f"{self.cfg.impl} not ready after {READY_TIMEOUT:g} s:\n{self.target.log_tail()}")
+            await asyncio.sleep(0.01)
+        startup = time.monotonic() - spawned
+        await asyncio.sleep(2.0)  # let start-up work settle before reading idle memory
+        return {"startup_s": round(startup, 3), "idle_rss_kb": procs.rss_kb(self.target.pid)}
+
+    async def _ready(self) -> bool:
+        if self.cfg.mode == "socket":
+            return bool((await self.ctl(self.slack, "/ctl/socket"))["connected"])
+        try:
+            async with self.session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+
+def busiest_fake(before: dict[str, float], after: dict[str, float], seconds: float) -> float:
+    """The highest CPU use (% of one core) of the two fake hosts over a phase: near 100 means fake-bound."""
+    fakes = ("fakes_slack", "fakes_arcade")
+    return round(max(after[f] - before[f] for f in fakes) / max(seconds, 0.1) * 100, 1)

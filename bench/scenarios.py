@@ -1,0 +1,225 @@
+"""One run: fresh fakes + one implementation (bot or baseline) in one mode, through every scenario.
+
+For sizes ``[100, 1000, 5000]``: start-up and idle RSS; then per size N a fresh batch of N users
+sends ``/connect-gmail`` (a measured one-second burst when N is an ack size, else unmeasured
+chunks of 1,000 a second), every one of them is prompted and waiting, and all N approve within
+one second. RSS is read at the largest size before its approvals. With a window, a last batch of
+max(sizes) users then waits ``window`` seconds while Arcade's request rate and the process's CPU
+are read (py-spy records the bot meanwhile, without pausing it), and approves at the end, when the
+users' 59-s long-polls come back and are renewed together. Each batch starts once the process
+is idle again. Every wait is bounded: by ``limit``, or by ``stall`` seconds without progress while
+the process sits idle; what did not finish is reported as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+from bench.harness import Harness, busiest_fake
+from bench.stats import summary
+
+FILL_CHUNK = 1000
+CPU_SAMPLE_EVERY = 5.0
+IDLE_CPU = 0.10  # below 10% of a core the implementation is doing nothing worth waiting for
+
+
+class Stall:
+    """Progress watch: stalled after ``seconds`` without progress *while the process sat idle*.
+
+    A busy process (a queue draining) is waited for, up to the phase's time limit.
+    """
+
+    def __init__(self, run: Run, seconds: float) -> None:
+        self._run, self._seconds = run, seconds
+        self._seen, self._moved, self._cpu = -1, time.monotonic(), run.target_cpu()
+
+    def stalled(self, count: int) -> bool:
+        now, cpu = time.monotonic(), self._run.target_cpu()
+        if count != self._seen:
+            self._seen, self._moved, self._cpu = count, now, cpu
+            return False
+        idle = (cpu - self._cpu) / max(now - self._moved, 1e-3) < IDLE_CPU
+        return now - self._moved >= self._seconds and idle
+
+
+class Run(Harness):
+    def target_cpu(self) -> float:
+        assert self.target is not None
+        return procs.cpu_seconds(self.target.pid)
+
+    async def quiesce(self, limit: float = 90.0) -> float:
+        """Wait until the implementation is idle (less than 10% of a core over 1 s); returns the wait."""
+        started = time.monotonic()
+        while time.monotonic() - started < limit:
+            cpu = self.target_cpu()
+            await asyncio.sleep(1.0)
+            if self.target_cpu() - cpu < IDLE_CPU:
+                break
+        return round(time.monotonic() - started, 1)
+
+    async def burst(self, users: list[str], spread: float = 1.0) -> dict[str, Any]:
+        """``len(users)`` commands from as many users, evenly spread over ``spread`` seconds."""
+        body = {"users": users, "spread": spread, "mode": self.cfg.mode}
+        body["app_url"] = f"http://127.0.0.1:{self.port}/slack/events" if self.cfg.mode == "http" else None
+        before, since = self.cpu(), time.monotonic()
+        acks = (await self.ctl(self.slack, "/ctl/burst", body))["acks"]
+        until, after = time.monotonic(), self.cpu()
+        sent = [a[3] for a in acks]
+        return summary([a[2] for a in acks]) | {
+            "not_acked": sum(1 for a in acks if a[1] != 200),
+            "sent_over_s": round(max(sent) - min(sent), 3),
+            "target_cpu_s": round(after["target"] - before["target"], 2),
+            "busiest_fake_cpu_pct": busiest_fake(before, after, until - since),
+            "fake_slack_lag_p99_ms": await self.lag_p99_ms(since, until),
+        }
+
+    async def fill(self, users: list[str]) -> dict[str, Any]:
+        """Unmeasured commands, 1,000 a second, each chunk prompted before the next is sent."""
+        not_acked, started = 0, time.monotonic()
+        for start in range(0, len(users), FILL_CHUNK):
+            chunk = users[start : start + FILL_CHUNK]
+            not_acked += int((await self.burst(chunk))["not_acked"])
+            if await self.wait_prompted(chunk, started + self.cfg.limit) < len(chunk):
+                return {"sent": start + len(chunk), "not_acked": not_acked, "stopped": "prompts stalled"}
+        return {"sent": len(users), "not_acked": not_acked, "took_s": round(time.monotonic() - started, 1)}
+
+    async def wait_prompted(self, users: list[str], deadline: float | None = None) -> int:
+        """How many of ``users`` got their prompt, waiting until all did, progress stalls or ``deadline``."""
+        deadline = deadline or time.monotonic() + self.cfg.limit
+        stall = Stall(self, self.cfg.stall)
+        while True:
+            prompted = int((await self.ctl(self.slack, "/ctl/progress", {"users": users}))["prompted"])
+            if prompted >= len(users) or time.monotonic() >= deadline or stall.stalled(prompted):
+                return prompted
+            await asyncio.sleep(0.1)
+
+    async def settle(self, users: list[str]) -> dict[str, Any]:
+        """Wait until every user was prompted and the number of open long-polls stops changing."""
+        prompted = await self.wait_prompted(users)
+        previous, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 15
+        while True:
+            state = await self.ctl(self.arcade, "/ctl/state")
+            if state["inflight"] != previous:
+                previous, stable_since = state["inflight"], time.monotonic()
+            elif time.monotonic() - stable_since >= 1.0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        return {"prompted": prompted, "pending": state["pending"], "long_polls_open": state["inflight"]}
+
+    async def approve(self, users: list[str]) -> dict[str, Any]:
+        """All ``users`` approve within one second; approval -> labels delivered, per user."""
+        before, phase_start = self.cpu(), time.monotonic()
+        approved: dict[str, float] = (await self.ctl(self.arcade, "/ctl/approve", {"users": users}))["approved"]
+        first = min(approved.values(), default=phase_start)
+        progress: dict[str, Any] = {"delivered": {}, "via": {}}
+        stall, reason = Stall(self, self.cfg.stall), None
+        while True:
+            progress = await self.ctl(self.slack, "/ctl/progress", {"users": users})
+            count = len(progress["delivered"])
+            if count >= len(users):
+                break
+            if time.monotonic() >= first + self.cfg.limit:
+                reason = "time limit"
+                break
+            if stall.stalled(count):
+                reason = f"no progress for {self.cfg.stall:g} s, process idle"
+                break
+            if count >= len(approved):  # the others had no pending authorization to approve
+                reason = f"only {len(approved)} had an authorization to approve"
+                break
+            await asyncio.sleep(0.05)
+        finished, after = time.monotonic(), self.cpu()
+        delivered: dict[str, float] = progress["delivered"]
+        latencies = [delivered[u] - approved[u] for u in approved if u in delivered]
+        done = len(latencies) == len(users)
+        return summary(latencies) | {
+            "waiting": len(users),
+            "approved": len(approved),
+            "approved_over_s": round(max(approved.values()) - first, 3) if approved else None,
+            "delivered": len(latencies),
+            "finished": done,
+            "gave_up_after_s": None if done else round(finished - first, 1),
+            "gave_up_because": reason,
+            "via": progress["via"],
+            "cpu_ms_per_flow": round((after["target"] - before["target"]) * 1000 / len(latencies), 3)
+            if latencies
+            else None,
+            "busiest_fake_cpu_pct": busiest_fake(before, after, finished - phase_start),
+            "fake_slack_lag_p99_ms": await self.lag_p99_ms(first, finished),
+        }
+
+    async def window(self, seconds: float, profile_to: Path | None) -> dict[str, Any]:
+        """Arcade requests per pending authorization per minute (counted at the fake), and CPU meanwhile."""
+        assert self.target is not None
+        pid = self.target.pid
+        pending = int((await self.ctl(self.arcade, "/ctl/state"))["pending"])
+        recorder = procs.Recorder(pid, profile_to, nonblocking=True) if profile_to else None
+        since = at = time.monotonic()
+        cpu_start = cpu = procs.cpu_seconds(pid)
+        timeline: list[float] = []
+        while at - since < seconds - 0.01:
+            await asyncio.sleep(min(CPU_SAMPLE_EVERY, seconds - (at - since)))
+            now, now_cpu = time.monotonic(), procs.cpu_seconds(pid)
+            timeline.append(round((now_cpu - cpu) / (now - at) * 100, 1))
+            at, cpu = now, now_cpu
+        until = at
+        calls = await self.ctl(self.arcade, "/ctl/calls", {"since": since, "until": until})
+        open_at_end = (await self.ctl(self.arcade, "/ctl/state"))["inflight"]
+        result: dict[str, Any] = {
+            "seconds": round(until - since, 1),
+            "pending": pending,
+            "requests": calls["total"],
+            "by_path": calls["by_path"],
+            "per_pending_per_min": round(calls["total"] / max(1, pending) / ((until - since) / 60), 3),
+            "target_cpu_pct": round((cpu - cpu_start) / (until - since) * 100, 2),
+            "target_cpu_pct_every_5s": timeline,
+            "long_polls_open_at_end": open_at_end,
+            "rss_kb": procs.rss_kb(pid),
+        }
+        if recorder is not None:
+            error = await recorder.stop()
+            result["profile"] = {"file": str(recorder.path)} | ({"error": error} if error else {})
+        return result
+
+    async def execute(self, profile_dir: Path | None = None) -> dict[str, Any]:
+        """Every scenario of the run, in order; ``profile_dir``: where py-spy writes the waiting profile."""
+        cfg = self.cfg
+        result: dict[str, Any] = {"impl": cfg.impl, "mode": cfg.mode, "latency": cfg.latency}
+        result |= await self.start_target()
+        assert self.target is not None
+        result |= {"ack": {}, "approval": {}, "fill": {}}
+        biggest = max(cfg.sizes)
+        for size in sorted(set(cfg.ack_sizes) | set(cfg.sizes)):
+            users = self.users(size)
+            result.setdefault("quiesced_s", []).append(await self.quiesce())  # each scenario starts idle
+            if size in cfg.ack_sizes:
+                result["ack"][str(size)] = await self.burst(users)
+            else:
+                result["fill"][str(size)] = await self.fill(users)
+            settled = await self.settle(users)
+            if size == biggest:
+                rss, pending = procs.rss_kb(self.target.pid), max(1, settled["pending"])
+                result["memory"] = {
+                    "pending": settled["pending"],
+                    "rss_kb": rss,
+                    "per_pending_kb": round((rss - result["idle_rss_kb"]) / pending, 2),
+                    "threads": procs.thread_count(self.target.pid),
+                }
+            if size in cfg.sizes:
+                result["approval"][str(size)] = await self.approve(users) | {"settled": settled}
+            print(f"  {cfg.impl}/{cfg.mode}/{cfg.latency}: {size:,} users done", flush=True)
+        if cfg.window > 0:
+            users = self.users(biggest)
+            result["quiesced_s"].append(await self.quiesce())
+            fill = await self.fill(users)
+            settled = await self.settle(users)
+            profile = profile_dir / f"waiting-{cfg.mode}.txt" if profile_dir and cfg.impl == "bot" else None
+            window = await self.window(cfg.window, profile) | {"fill": fill, "settled": settled}
+            result["window"] = window
+            result["approval_after_window"] = await self.approve(users) | {"settled": settled}
+            print(f"  {cfg.impl}/{cfg.mode}/{cfg.latency}: {cfg.window:g}-s waiting window done", flush=True)
+        return result
