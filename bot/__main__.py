@@ -88,7 +88,8 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        # aiohttp's default backlog (128) drops connections during a burst of commands.
+        await web.TCPSite(runner, settings.host, settings.port, backlog=1024).start()
 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,6 +31,13 @@ from bot.store import OutboxItem, PendingFlow, Store
 log = logging.getLogger(__name__)
 
 MIN_POLL_INTERVAL = 1.0  # never re-poll faster than this, even if Arcade answers a long-poll early
+
+
+def _poll_wait() -> float:
+    """A long-poll length a little below Arcade's maximum, jittered so that users who started
+    together do not all renew together."""
+    return MAX_WAIT - random.uniform(0.0, 9.0)  # noqa: S311 - spreading load, not cryptography
+
 
 OnFinished = Callable[[OutboxItem, Authorized | None], Awaitable[None]]
 
@@ -133,7 +141,7 @@ class AuthFlows:
                 return "expired"
             started = time.monotonic()
             try:
-                result = await self._arcade.poll(flow.auth_id, math.ceil(min(remaining, MAX_WAIT)))
+                result = await self._arcade.poll(flow.auth_id, math.ceil(min(remaining, _poll_wait())))
             except BotError as exc:
                 delay = min(backoff_delay(attempt), remaining)
                 attempt += 1
