@@ -3,10 +3,10 @@
 Pure functions. Every page names the app and the Slack workspace it belongs to, says what happened
 and what to do next. Every interpolated value is HTML-escaped.
 
-Status codes: a problem with the browser's request (bad, expired or replayed sign-in, missing code,
-Slack refusing, another user's link, a flow no longer waiting) is 4xx; a failure of Slack or Arcade
-themselves (unreachable, or refusing the bot's own credentials) is 502, so monitoring can tell the
-two apart.
+Status codes are all 4xx, as the verifier's contract asks. A problem with the browser's request
+(bad, expired or replayed sign-in, missing code, Slack refusing, another user's link, a flow no
+longer waiting) is 400/403/410; a failure of Slack or Arcade themselves (unreachable, or refusing
+the bot's own credentials) is 424 Failed Dependency, so monitoring can still tell the two apart.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ PAGES: dict[Kind, _Spec] = {
         _AGAIN,
     ),
     "slack_unavailable": _Spec(
-        502,
+        424,
         "Sign in with Slack is not working right now",
         "The bot could not check your identity with Slack, so your Gmail was not connected.",
         _LATER,
@@ -141,7 +141,7 @@ PAGES: dict[Kind, _Spec] = {
         _CHECK_SLACK,
     ),
     "arcade_unavailable": _Spec(
-        502,
+        424,
         "Arcade could not finish the connection",
         "Arcade, which keeps your Gmail authorization, did not accept the bot's request, so nothing was connected.",
         _LATER,

@@ -63,7 +63,7 @@ def test_statuses() -> None:
     assert statuses["closed"] == 410
     for kind in ("missing_flow", "state_invalid", "state_expired", "state_replayed", "missing_code", "other_browser"):
         assert statuses[kind] == 400
-    assert statuses["slack_unavailable"] == statuses["arcade_unavailable"] == 502  # not the user's doing
+    assert statuses["slack_unavailable"] == statuses["arcade_unavailable"] == 424  # not the user's doing
 
 
 def test_the_mismatch_page_says_it_plainly() -> None:

@@ -167,8 +167,8 @@ async def test_slack_saying_no_and_a_missing_code(world: World) -> None:
     ("method", "error", "status", "title"),
     [
         ("openid.connect.token", "invalid_code", 400, "Slack could not confirm who you are"),
-        ("openid.connect.token", "bad_client_secret", 502, "Sign in with Slack is not working right now"),
-        ("openid.connect.userInfo", "invalid_auth", 502, "Sign in with Slack is not working right now"),
+        ("openid.connect.token", "bad_client_secret", 424, "Sign in with Slack is not working right now"),
+        ("openid.connect.userInfo", "invalid_auth", 424, "Sign in with Slack is not working right now"),
         ("nonce", "", 400, "Slack could not confirm who you are"),
     ],
 )
@@ -193,8 +193,8 @@ async def test_sign_in_failures(world: World, method: str, error: str, status: i
         ((200, USER_MISMATCH), 403, "This link belongs to another Slack user"),  # a 200 that means no
         ((400, {"code": 400, "msg": "Bad request", "data": None}), 410, "This authorization is no longer waiting"),
         ((404, None), 410, "This authorization is no longer waiting"),
-        ((401, {"code": 401, "msg": "Unauthorized"}), 502, "Arcade could not finish the connection"),
-        ((500, None), 502, "Arcade could not finish the connection"),
+        ((401, {"code": 401, "msg": "Unauthorized"}), 424, "Arcade could not finish the connection"),
+        ((500, None), 424, "Arcade could not finish the connection"),
         ((200, {"auth_id": "ac_x"}), 200, "You&#x27;re verified"),  # no next_uri to send the browser to
     ],
 )
