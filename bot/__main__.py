@@ -66,13 +66,15 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
 
         flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds, on_finished=on_finished)
         stack.push_async_callback(flows.close)
-        messenger = Messenger(client, session)
         delivery = Delivery(
-            Mailbox(arcade, gmail, flows, store), messenger, store, timeout_seconds=settings.auth_timeout_seconds
+            Mailbox(arcade, gmail, flows, store),
+            Messenger(client, session),
+            store,
+            timeout_seconds=settings.auth_timeout_seconds,
         )
         stack.push_async_callback(delivery.close)
         app = build_app(
-            Deps(client=client, delivery=delivery, messenger=messenger, store=store, clock=time.time),
+            Deps(client=client, delivery=delivery, store=store, clock=time.time),
             signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
         )
 

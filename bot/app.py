@@ -18,7 +18,6 @@ from bot import listeners
 from bot.delivery import Delivery
 from bot.errors import BotError
 from bot.payloads import who_and_where
-from bot.slack import Messenger
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ class Deps:
 
     client: AsyncWebClient
     delivery: Delivery
-    messenger: Messenger
     store: Store
     clock: Callable[[], float]
 

@@ -132,11 +132,6 @@ def problem(text: str) -> Message:
     return _note(f":warning: {escape(_cut(text, PROBLEM_LIMIT))}")
 
 
-def labels_elsewhere() -> Message:
-    """Said in a channel when the labels had to go to a DM instead."""
-    return _note("I sent your labels to you in a direct message.")
-
-
 def labels(labels: Sequence[Label], *, email: str | None = None) -> Message:
     """The user's labels like Gmail's sidebar, packed to stay within Slack's limits."""
     arranged = arrange(labels)

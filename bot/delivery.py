@@ -74,6 +74,10 @@ class Delivery:
             await self._messenger.send(user, reply, message)
         await self.refresh_home(user)
 
+    async def keep(self, user: SlackUser, reply: Reply) -> None:
+        """The user cancelled a disconnect: the question becomes a short confirmation."""
+        await self._messenger.replace(reply, home.kept())
+
     async def problem(self, user: SlackUser, reply: Reply, text: str) -> None:
         await self._messenger.send(user, reply, blocks.problem(text))
 

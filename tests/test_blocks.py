@@ -105,7 +105,7 @@ def test_short_notes() -> None:
     assert "`labels`" in usage
     for word in ("help", "status", "disconnect"):
         assert word in usage
-    assert "direct message" in validated(blocks.labels_elsewhere()).text
+    assert "direct messages" in validated(blocks.connected("a@example.com", labels_in_dm=True)).text
 
 
 def test_problem_is_escaped_and_bounded() -> None:

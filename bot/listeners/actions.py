@@ -6,47 +6,43 @@ Buttons act for the user who clicked, never for the author of the message holdin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import home
 from bot.blocks import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
+from bot.models import SlackUser
 from bot.payloads import who_and_where
+from bot.slack import Reply
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.app import Deps
 
-ACTIONS = (OPEN_AUTH_ACTION, START_ACTION, DISCONNECT_ACTION, CANCEL_ACTION)
-
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(OPEN_AUTH_ACTION)
-    async def open_auth_link(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user, reply = who_and_where(body, deps.clock())
-        if user is not None:
-            await deps.delivery.link_opened(user, reply)
+    delivery = deps.delivery
+    handlers: dict[str, Callable[[SlackUser, Reply], Awaitable[None]]] = {
+        OPEN_AUTH_ACTION: delivery.link_opened,  # the prompt then says we are waiting for them
+        START_ACTION: partial(delivery.labels_or_prompt, replace=True),  # new link / try again / connect
+        DISCONNECT_ACTION: delivery.disconnect,
+        CANCEL_ACTION: delivery.keep,
+    }
 
-    @app.action(START_ACTION)
-    async def start_again(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user, reply = who_and_where(body, deps.clock())
-        if user is not None:
-            await deps.delivery.labels_or_prompt(user, reply, replace=True)
+    def listener(handle: Callable[[SlackUser, Reply], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            user, reply = who_and_where(body, deps.clock())  # the clicker, not the message's author
+            if user is not None:
+                await handle(user, reply)
 
-    @app.action(DISCONNECT_ACTION)
-    async def disconnect(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user, reply = who_and_where(body, deps.clock())
-        if user is not None:
-            await deps.delivery.disconnect(user, reply)
+        return on_click
 
-    @app.action(CANCEL_ACTION)
-    async def cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user, reply = who_and_where(body, deps.clock())
-        if user is not None:
-            await deps.messenger.replace(reply, home.kept())
+    for action_id, handle in handlers.items():
+        app.action(action_id)(listener(handle))
+
+
+ACTIONS = (OPEN_AUTH_ACTION, START_ACTION, DISCONNECT_ACTION, CANCEL_ACTION)
