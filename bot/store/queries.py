@@ -1,0 +1,223 @@
+"""What the bot keeps, as queries over ``Database`` (one thread, group commit).
+
+Tables:
+
+* ``pending``: one row per user with an authorization in progress (the waiter's durable state).
+* ``outbox``: what must still be told to a user once a flow ended. A flow's row leaves
+  ``pending`` and its outbox row appears in one transaction, so a crash can neither lose the
+  answer nor produce it twice from the flow side; start-up finishes what was left unsent.
+* ``seen_events``: Slack event ids already handled, so Slack's retries are not answered twice.
+* ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
+  disconnected, delivery_sent) with times, kept for a configurable number of days.
+
+No token is ever written here: the outbox records *that* labels are owed, not the labels.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.models import SlackUser
+from bot.store.database import Database
+from bot.store.schema import prepare
+
+EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
+_PENDING_COLUMNS = "team_id, user_id, auth_id, url, reply, created_at, deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFlow:
+    user: SlackUser
+    auth_id: str
+    url: str
+    reply: str  # opaque to the store: the Slack layer's note of where to answer
+    created_at: float
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    user: SlackUser
+    kind: str
+    reply: str
+    created_at: float
+    attempts: int = 0  # > 0: an earlier send may have reached Slack before a crash
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    event: str
+    detail: str
+    at: float
+
+
+class Store:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> AsyncIterator[Store]:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only from the first byte: the file holds who is connecting and where to answer.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
+        async with Database.open(path, prepare) as db:
+            yield cls(db, clock)
+
+    async def get_pending(self, user: SlackUser) -> PendingFlow | None:
+        def query(db: sqlite3.Connection) -> PendingFlow | None:
+            row = db.execute(
+                f"SELECT {_PENDING_COLUMNS} FROM pending WHERE team_id = ? AND user_id = ?",  # noqa: S608 - a constant
+                (user.team_id, user.user_id),
+            ).fetchone()
+            return _pending(row) if row else None
+
+        return await self._db.read(query)
+
+    async def all_pending(self) -> list[PendingFlow]:
+        def query(db: sqlite3.Connection) -> list[PendingFlow]:
+            rows = db.execute(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY created_at").fetchall()  # noqa: S608
+            return [_pending(row) for row in rows]
+
+        return await self._db.read(query)
+
+    async def put_pending(self, flow: PendingFlow) -> None:
+        """Record (or replace) the user's pending flow."""
+        values = (flow.user.team_id, flow.user.user_id, flow.auth_id, flow.url, flow.reply, flow.created_at)
+        await self._db.write(
+            lambda db: db.execute(
+                f"INSERT OR REPLACE INTO pending ({_PENDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                (*values, flow.deadline),
+            )
+        )
+
+    async def update_reply(self, user: SlackUser, reply: str) -> None:
+        await self._db.write(
+            lambda db: db.execute(
+                "UPDATE pending SET reply = ? WHERE team_id = ? AND user_id = ?", (reply, user.team_id, user.user_id)
+            )
+        )
+
+    async def finish(self, user: SlackUser, auth_id: str, kind: str) -> OutboxItem | None:
+        """End the pending flow ``auth_id`` and owe the user a ``kind`` message, atomically.
+
+        Returns None when that flow is no longer pending (another waiter or a newer flow won).
+        """
+        now = self._clock()
+
+        def statement(db: sqlite3.Connection) -> OutboxItem | None:
+            row = db.execute(
+                "DELETE FROM pending WHERE team_id = ? AND user_id = ? AND auth_id = ? RETURNING reply",
+                (user.team_id, user.user_id, auth_id),
+            ).fetchall()
+            if not row:
+                return None
+            reply = str(row[0][0])
+            inserted = db.execute(
+                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (user.team_id, user.user_id, kind, reply, now),
+            ).fetchall()
+            _insert_audit(db, user, kind, "", now)
+            return OutboxItem(int(inserted[0][0]), user, kind, reply, now)
+
+        return await self._db.write(statement)
+
+    async def unsent(self) -> list[OutboxItem]:
+        def query(db: sqlite3.Connection) -> list[OutboxItem]:
+            rows = db.execute(
+                "SELECT id, team_id, user_id, kind, reply, created_at, attempts FROM outbox"
+                " WHERE sent_at IS NULL ORDER BY id"
+            ).fetchall()
+            return [OutboxItem(int(r[0]), SlackUser(r[1], r[2]), r[3], r[4], float(r[5]), int(r[6])) for r in rows]
+
+        return await self._db.read(query)
+
+    async def mark_attempt(self, item_id: int) -> None:
+        """Record that a send of this item is about to start (before the request leaves)."""
+        await self._db.write(
+            lambda db: db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))
+        )
+
+    async def mark_sent(self, item: OutboxItem) -> None:
+        now = self._clock()
+
+        def statement(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, item.id))
+            _insert_audit(db, item.user, "delivery_sent", item.kind, now)
+
+        await self._db.write(statement)
+
+    async def audit(self, user: SlackUser, event: str, detail: str = "") -> None:
+        """Append to the user's audit trail. Never pass tokens or message contents here."""
+        now = self._clock()
+        await self._db.write(lambda db: _insert_audit(db, user, event, detail, now))
+
+    async def recent_audit(self, user: SlackUser, limit: int = 5) -> list[AuditEvent]:
+        def query(db: sqlite3.Connection) -> list[AuditEvent]:
+            rows = db.execute(
+                "SELECT event, detail, at FROM audit WHERE team_id = ? AND user_id = ?"
+                " ORDER BY at DESC, id DESC LIMIT ?",
+                (user.team_id, user.user_id, limit),
+            ).fetchall()
+            return [AuditEvent(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+        return await self._db.read(query)
+
+    async def last_audit(self, user: SlackUser, events: tuple[str, ...]) -> AuditEvent | None:
+        marks = ",".join("?" * len(events))
+
+        def query(db: sqlite3.Connection) -> AuditEvent | None:
+            row = db.execute(
+                f"SELECT event, detail, at FROM audit WHERE team_id = ? AND user_id = ? AND event IN ({marks})"  # noqa: S608 - only placeholders are interpolated
+                " ORDER BY at DESC, id DESC LIMIT 1",
+                (user.team_id, user.user_id, *events),
+            ).fetchone()
+            return AuditEvent(str(row[0]), str(row[1]), float(row[2])) if row else None
+
+        return await self._db.read(query)
+
+    async def prune_audit(self, keep_days: int) -> int:
+        cutoff = self._clock() - keep_days * 86_400
+        return await self._db.write(lambda db: db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount)
+
+    async def first_sighting(self, event_id: str) -> bool:
+        """True the first time an event id is seen; False for Slack's retries of it."""
+        now = self._clock()
+
+        def statement(db: sqlite3.Connection) -> bool:
+            db.execute("DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_MEMORY_SECONDS,))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?, ?)", (event_id, now)
+            )
+            return inserted.rowcount == 1
+
+        return await self._db.write(statement)
+
+
+def _insert_audit(db: sqlite3.Connection, user: SlackUser, event: str, detail: str, at: float) -> None:
+    db.execute(
+        "INSERT INTO audit (team_id, user_id, event, detail, at) VALUES (?, ?, ?, ?, ?)",
+        (user.team_id, user.user_id, event, detail, at),
+    )
+
+
+def _pending(row: tuple[object, ...]) -> PendingFlow:
+    team_id, user_id, auth_id, url, reply, created_at, deadline = row
+    return PendingFlow(
+        user=SlackUser(str(team_id), str(user_id)),
+        auth_id=str(auth_id),
+        url=str(url),
+        reply=str(reply),
+        created_at=float(created_at),  # type: ignore[arg-type]  # REAL columns
+        deadline=float(deadline),  # type: ignore[arg-type]
+    )
