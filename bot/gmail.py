@@ -4,8 +4,10 @@ google-api-python-client is blocking and httplib2 is not thread-safe, so:
 
 * one credential-less service is built per process from the bundled discovery document
   (no network at start-up) and only its request builders are shared;
-* every call gets its own ``AuthorizedHttp`` around a fresh ``httplib2.Http`` with a timeout, in a
-  bounded thread pool, so one user's token can never ride on another user's request;
+* every call gets its own ``AuthorizedHttp`` (the user's token, for this call only) in a bounded
+  thread pool, so one user's token can never ride on another user's request. Underneath, each pool
+  thread keeps one ``httplib2.Http`` (never shared between threads), so its kept-alive connection
+  to Gmail spares every call a new TCP and TLS handshake;
 * ``refresh_status_codes=()`` makes a 401 surface as ``HttpError`` instead of ``RefreshError``:
   Arcade owns refreshing, we only report that the token was refused.
 """
@@ -15,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import httplib2
@@ -57,9 +58,13 @@ class Gmail:
         )
         self._labels = service.users().labels()
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gmail")
+        self._local = threading.local()  # .http: this pool thread's own httplib2.Http
+        self._connections: list[httplib2.Http] = []  # every thread's, to close them at the end
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        for connection in self._connections:
+            connection.close()
 
     async def list_labels(self, token: str, *, unread: bool = True) -> list[Label]:
         """Every label; with ``unread``, Inbox and user labels carry their unread counts."""
@@ -68,21 +73,33 @@ class Gmail:
         return [label for label in map(from_api, raw) if label is not None]
 
     def _list_sync(self, token: str, unread: bool) -> list[dict[str, Any]]:
-        with _authorized(token) as http:
-            try:
-                body = self._labels.list(userId="me").execute(http=http, num_retries=NUM_RETRIES)
-            except HttpError as exc:
-                raise _translate(exc) from None
-            except (OSError, httplib2.HttpLib2Error) as exc:
-                log.warning("gmail.error call=labels.list error=%s", type(exc).__name__)
-                raise GmailUnavailable(f"Gmail unreachable: {type(exc).__name__}") from None
-            found = body.get("labels", []) if isinstance(body, dict) else []
-            labels = [item for item in found if isinstance(item, dict) and isinstance(item.get("id"), str)]
-            if unread:
-                wanted = [item["id"] for item in labels if item["id"] == "INBOX" or item.get("type") == "user"]
-                counts = self._unread_sync(http, wanted[:MAX_COUNTED])
-                labels = [{**item, **counts.get(item["id"], {})} for item in labels]
+        http = self._authorized(token)
+        try:
+            body = self._labels.list(userId="me").execute(http=http, num_retries=NUM_RETRIES)
+        except HttpError as exc:
+            raise _translate(exc) from None
+        except (OSError, httplib2.HttpLib2Error) as exc:
+            log.warning("gmail.error call=labels.list error=%s", type(exc).__name__)
+            raise GmailUnavailable(f"Gmail unreachable: {type(exc).__name__}") from None
+        found = body.get("labels", []) if isinstance(body, dict) else []
+        labels = [item for item in found if isinstance(item, dict) and isinstance(item.get("id"), str)]
+        if unread:
+            wanted = [item["id"] for item in labels if item["id"] == "INBOX" or item.get("type") == "user"]
+            counts = self._unread_sync(http, wanted[:MAX_COUNTED])
+            labels = [{**item, **counts.get(item["id"], {})} for item in labels]
         return labels
+
+    def _authorized(self, token: str) -> AuthorizedHttp:
+        """This call's credentials around this thread's own connection (httplib2 is not thread-safe)."""
+        connection: httplib2.Http | None = getattr(self._local, "http", None)
+        if connection is None:
+            connection = self._local.http = httplib2.Http(timeout=REQUEST_TIMEOUT)
+            self._connections.append(connection)  # list.append is atomic: pool threads may race here
+        return AuthorizedHttp(
+            Credentials(token),  # type: ignore[no-untyped-call]  # google-auth leaves __init__ unannotated
+            http=connection,
+            refresh_status_codes=(),
+        )
 
     def _unread_sync(self, http: AuthorizedHttp, label_ids: list[str]) -> dict[str, dict[str, int]]:
         """``messagesUnread`` per label through batched ``labels.get``. Counts are a nicety: a
@@ -104,19 +121,6 @@ class Gmail:
                 log.warning("gmail.unread_skipped error=%s", type(exc).__name__)
                 break
         return counts
-
-
-@contextmanager
-def _authorized(token: str) -> Iterator[AuthorizedHttp]:
-    http = AuthorizedHttp(
-        Credentials(token),  # type: ignore[no-untyped-call]  # google-auth leaves __init__ unannotated
-        http=httplib2.Http(timeout=REQUEST_TIMEOUT),
-        refresh_status_codes=(),
-    )
-    try:
-        yield http
-    finally:
-        http.close()
 
 
 def _translate(exc: HttpError) -> BotError:

@@ -21,7 +21,7 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -191,6 +191,7 @@ class GmailCall:
     authorization: str | None
     at: float
     batch_parts: int = 0
+    client_port: int | None = field(default=None, compare=False)  # equal ports: one reused connection
 
 
 @dataclass
@@ -344,7 +345,8 @@ class FakeGmail:
 
     async def _handle_get(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization")
-        self.calls.append(GmailCall("GET", request.path, self._owner(authorization), authorization, time.monotonic()))
+        owner, now = self._owner(authorization), time.monotonic()
+        self.calls.append(GmailCall("GET", request.path, owner, authorization, now, client_port=_client_port(request)))
         if self._latency:
             await asyncio.sleep(self._latency)
         status, body, headers = self._api("GET", request.rel_url.raw_path, authorization)
@@ -355,7 +357,9 @@ class FakeGmail:
         raw = await request.read()
         parts = self._parse_batch(request.headers.get("Content-Type", ""), raw)
         at = time.monotonic()
-        self.calls.append(GmailCall("POST", request.path, self._owner(outer_auth), outer_auth, at, len(parts or [])))
+        owner = self._owner(outer_auth)
+        port = _client_port(request)
+        self.calls.append(GmailCall("POST", request.path, owner, outer_auth, at, len(parts or []), port))
         if self._latency:
             await asyncio.sleep(self._latency)
         if not parts or len(parts) > MAX_BATCH:  # None (unparseable), empty or too many
@@ -395,6 +399,11 @@ class FakeGmail:
             headers = email.parser.Parser().parsestr(rest, headersonly=True)
             parts.append((content_id, pieces[0], urllib.parse.urlsplit(pieces[1]).path, headers.get("Authorization")))
         return parts
+
+
+def _client_port(request: web.Request) -> int | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return int(peer[1]) if peer else None
 
 
 def _phrase(status: int) -> str:

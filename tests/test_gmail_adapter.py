@@ -1,0 +1,48 @@
+"""bot.gmail against the fake Gmail: connections are reused, tokens never are."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.errors import GmailAuthError
+from bot.gmail import Gmail
+from tests.fakes.gmail import FakeGmail
+
+TOKENS = {"tok-alice": "alice", "tok-bob": "bob"}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeGmail]:
+    async with FakeGmail(token_owner=TOKENS.get) as gmail:
+        yield gmail
+
+
+async def test_users_take_turns_on_one_connection_each_with_their_own_token(fake: FakeGmail) -> None:
+    gmail = Gmail(fake.base_url, max_workers=1)  # one pool thread: every call on the same thread
+    try:
+        fake.set_labels("bob", [{"id": "Label_9", "name": "bob-only", "type": "user"}])
+        for token in ("tok-alice", "tok-bob", "tok-alice", "tok-bob"):
+            labels = await gmail.list_labels(token)
+            names = {label.name for label in labels}
+            assert ("bob-only" in names) == (token == "tok-bob")
+    finally:
+        gmail.close()
+    assert len(fake.calls) == 8  # per listing: labels.list and one batch of labels.get
+    assert {c.client_port for c in fake.calls} == {fake.calls[0].client_port}  # one kept-alive connection
+    for call in fake.calls:  # the connection is shared; the Authorization header never is
+        assert call.authorization == f"Bearer tok-{call.user_id}"
+    assert [c.user_id for c in fake.calls[::2]] == ["alice", "bob", "alice", "bob"]
+    assert all(p.user_id == c.user_id for c in fake.calls for p in fake.batch_part_calls if p.at == c.at)
+
+
+async def test_a_refused_token_does_not_spoil_the_connection_for_the_next_user(fake: FakeGmail) -> None:
+    gmail = Gmail(fake.base_url, max_workers=1)
+    try:
+        with pytest.raises(GmailAuthError):
+            await gmail.list_labels("tok-mallory")
+        assert await gmail.list_labels("tok-alice")
+    finally:
+        gmail.close()
+    assert [c.user_id for c in fake.calls][-2:] == ["alice", "alice"]
