@@ -96,10 +96,12 @@ class Delivery:
         """Tell the user how their flow ended; mark the outbox item sent once Slack accepted it."""
         reply = Reply.loads(item.reply)
         try:
-            message = await self._outcome(item, reply, authorized)
+            message, prompt = await self._outcome(item, reply, authorized)
             if message is not None:
-                await self._store.mark_attempt(item.id)
-                await self._messenger.direct(item.user, message, key=item.id, check=item.attempts > 0)
+                # The DM and the prompt's new face go out together: the labels wait for no one.
+                await asyncio.gather(
+                    self._send_owed(item, message), *([self._messenger.replace(reply, prompt)] if prompt else [])
+                )
         except SlackApiError as exc:
             # Slack refused every route: the item stays unsent and is tried again later (and at
             # the next start-up if this process ends first).
@@ -109,6 +111,10 @@ class Delivery:
         await self._store.mark_sent(item)
         log.info("delivery.sent id=%d user=%s kind=%s", item.id, item.user.arcade_id, item.kind)
         await self.refresh_home(item.user)
+
+    async def _send_owed(self, item: OutboxItem, message: Message) -> None:
+        await self._store.mark_attempt(item.id)
+        await self._messenger.direct(item.user, message, key=item.id, check=item.attempts > 0)
 
     def _retry_later(self, item: OutboxItem) -> None:
         async def retry() -> None:
@@ -131,19 +137,20 @@ class Delivery:
             await self.finished(item, None)
         return len(items)
 
-    async def _outcome(self, item: OutboxItem, reply: Reply, authorized: Authorized | None) -> Message | None:
-        """Update the prompt in place; return what must still go to the user's DM, if anything."""
+    async def _outcome(
+        self, item: OutboxItem, reply: Reply, authorized: Authorized | None
+    ) -> tuple[Message | None, Message | None]:
+        """What must go to the user's DM, if anything, and what the prompt should now say."""
         if item.kind == "completed":
             try:
                 result = await self._mailbox.labels(item.user, item.reply, authorized)
             except BotError as exc:
                 log.warning("delivery.problem id=%d user=%s error=%s", item.id, item.user.arcade_id, exc)
-                return blocks.problem(exc.user_message)
-            if isinstance(result, Labels):
-                await self._messenger.replace(reply, blocks.connected(result.email, labels_in_dm=True))
-            return self._message(result)
+                return blocks.problem(exc.user_message), None
+            connected = blocks.connected(result.email, labels_in_dm=True) if isinstance(result, Labels) else None
+            return self._message(result), connected
         outcome = blocks.failed() if item.kind == "failed" else blocks.expired(math.ceil(self._timeout / 60))
-        return None if await self._messenger.replace(reply, outcome) else outcome
+        return (None if await self._messenger.replace(reply, outcome) else outcome), None
 
     async def _publish_home(self, user: SlackUser) -> None:
         state = await self._mailbox.state(user)
