@@ -5,9 +5,11 @@
 ``--users`` pending flows at the fake Arcade (its own process) are long-polled ``--rounds`` times
 each with ``wait=--wait`` from this process, through:
 
-* ``httpx-256``: the bot's layout (bot/arcade.py): arcadepy clients on httpx pools of 256
-  connections, sharded by auth id;
+* ``httpx-256``: arcadepy clients on httpx pools of 256 connections, sharded by auth id;
 * ``httpx-32``: the same with pools of 32 connections;
+* ``arcadepy-aiohttp``: the bot's layout (bot/arcade.py): one arcadepy client on arcadepy's
+  ``DefaultAioHttpClient`` (httpx's API over an aiohttp connector, the ``arcadepy[aiohttp]``
+  extra), its connector sized to ``--users``;
 * ``aiohttp``: plain ``GET /v1/auth/status`` on one aiohttp session with an unlimited connector.
 
 Printed per layout: RSS per open long-poll, CPU per poll, and how far the last round ran behind
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-from arcadepy import AsyncArcade
+from arcadepy import AsyncArcade, DefaultAioHttpClient
 
 from bench import procs
 
@@ -62,7 +64,7 @@ async def _measure(layout: str, poll: Poll, ids: list[str], wait: int, rounds: i
     behind = time.monotonic() - started - (rounds - 0.5) * wait
     cpu = (procs.cpu_seconds(pid) - cpu0) / (len(ids) * rounds) * 1000
     per_poll = (rss1 - rss0) / len(ids)
-    return f"{layout:10s} RSS/long-poll {per_poll:5.1f} KB  CPU/poll {cpu:5.2f} ms  behind schedule {behind:+6.1f} s"
+    return f"{layout:16s} RSS/long-poll {per_poll:5.1f} KB  CPU/poll {cpu:5.2f} ms  behind schedule {behind:+6.1f} s"
 
 
 async def run(layout: str, users: int, wait: int, rounds: int) -> str:
@@ -93,6 +95,22 @@ async def run(layout: str, users: int, wait: int, rounds: int) -> str:
                 return await _measure(layout, arcadepy_poll, ids, wait, rounds)
             finally:
                 await asyncio.gather(*(s.close() for s in shards))
+        if layout == "arcadepy-aiohttp":
+            # httpx-aiohttp sizes its aiohttp connector from httpx's max_connections (None would mean aiohttp's 100)
+            limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+            timeout = httpx.Timeout(wait + 15.0, connect=5.0, pool=None)
+            client = AsyncArcade(
+                api_key=key,
+                base_url=base,
+                max_retries=0,
+                http_client=DefaultAioHttpClient(limits=limits, timeout=timeout),
+            )
+
+            async def aiohttp_arcadepy_poll(auth_id: str) -> object:
+                return (await client.auth.status(id=auth_id, wait=wait)).status
+
+            async with client:
+                return await _measure(layout, aiohttp_arcadepy_poll, ids, wait, rounds)
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(
             base, connector=connector, headers={"Authorization": f"Bearer {key}"}
@@ -112,7 +130,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--wait", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--layouts", default="httpx-256,httpx-32,aiohttp")
+    parser.add_argument("--layouts", default="httpx-256,httpx-32,arcadepy-aiohttp,aiohttp")
     args = parser.parse_args()
     layouts = args.layouts.split(",")
     if len(layouts) > 1:  # one fresh process per layout: no sockets or ports left over from the previous one

@@ -1,21 +1,26 @@
 """The only module that talks to Arcade (through arcadepy). Arcade answers become our types.
 
-Two kinds of traffic, two kinds of client:
+arcadepy runs on its aiohttp transport (``DefaultAioHttpClient``, the ``arcadepy[aiohttp]``
+extra: httpx's API over an aiohttp connector). httpx's own pools (httpcore) scan every connection
+on each request and response, so a long-poll cost more CPU the more of them were open;
+aiohttp's connector does not.
+
+Two kinds of traffic, two clients, each with its own connector:
 
 * ``authorize`` and the admin calls are short requests; arcadepy retries 408/429/5xx and
   connection errors for us (``max_retries``), honouring ``Retry-After``.
-* Status long-polls hold a connection for up to 59 s each. A single httpx pool is capped
-  (arcadepy's default is 100 connections) and its bookkeeping grows with the number of open
-  requests, so long-polls get their own clients, sharded by auth id, and never make an
-  ``authorize`` queue behind them. They do not retry: the bounded wait in ``authflow`` owns
-  backoff and deadlines.
+* Status long-polls hold a connection for up to 59 s each, one per waiting user, so they get a
+  client of their own and an ``authorize`` never queues behind them. They do not retry: the
+  bounded wait in ``authflow`` owns backoff and deadlines. (aiohttp itself resends a GET once
+  when the kept-alive connection it reused turns out to be closed.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import zlib
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Any, Literal
 
 import arcadepy
 import httpx
-from arcadepy import AsyncArcade
+from arcadepy import AsyncArcade, DefaultAioHttpClient
 
 from bot.errors import ArcadeRejected, ArcadeUnavailable, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
@@ -33,10 +38,10 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "google"
 MAX_WAIT = 59  # Arcade's documented maximum for /v1/auth/status?wait=
-# httpcore scans every connection of a pool on each request and response, so CPU per long-poll
-# grows with pool size (measured: 5.6 ms at 256 per pool, 2.4 ms at 32). Many small pools instead.
-POLL_SHARD_SIZE = 32
-POLL_SHARDS = 160  # 5,120 long-polls in flight before any queues
+API_CONNECTIONS = 1_000  # a burst of /connect-gmail sends its authorize calls at once, not 100 at a time
+API_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+POLL_CONNECTIONS = 10_000  # long-polls in flight (one socket each) before any queues
+# Outlasts the longest wait; pool=None lets a poll that finds every connection busy queue instead of failing.
 POLL_TIMEOUT = httpx.Timeout(MAX_WAIT + 15.0, connect=5.0, pool=None)
 
 PollResult = Authorized | Literal["pending", "failed"]
@@ -59,16 +64,39 @@ class Confirmed:
     next_uri: str | None
 
 
+def new_client(
+    *,
+    api_key: str,
+    base_url: str,
+    max_retries: int,
+    timeout: httpx.Timeout,
+    connections: int,
+    tls: ssl.SSLContext,
+) -> AsyncArcade:
+    """An arcadepy client on the aiohttp transport, with at most ``connections`` open at once.
+
+    httpx-aiohttp builds the aiohttp connector from ``max_connections`` (None would leave aiohttp's
+    default of 100) and maps each request's timeout, which arcadepy sets from ``timeout``, onto
+    aiohttp: read -> sock_read, connect -> sock_connect, pool -> connect (waiting for a free
+    connection plus connecting); write has no counterpart. It maps aiohttp's connection errors, a
+    refused connect or a connection dropped before the answer alike, to httpx.ConnectTimeout, so
+    arcadepy raises APITimeoutError (a subclass of APIConnectionError) for them.
+    """
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    http = DefaultAioHttpClient(verify=tls, limits=limits)
+    return AsyncArcade(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout, http_client=http)
+
+
 class Arcade:
     def __init__(
         self,
         api: AsyncArcade,
-        pollers: list[AsyncArcade],
+        poller: AsyncArcade,
         scopes: tuple[str, ...],
         identity: ArcadeIdentity = slack_ids,
     ) -> None:
         self._api = api
-        self._pollers = pollers
+        self._poller = poller
         self._scopes = list(scopes)
         self._identity = identity  # SlackUser -> Arcade user_id (bot.identity)
 
@@ -77,28 +105,14 @@ class Arcade:
     async def open(
         cls, *, api_key: str, base_url: str, scopes: tuple[str, ...], identity: ArcadeIdentity = slack_ids
     ) -> AsyncIterator[Arcade]:
+        tls = httpx.create_ssl_context()  # one TLS context for both clients: building one costs ~15 ms
+        client = functools.partial(new_client, api_key=api_key, base_url=base_url, tls=tls)
         async with AsyncExitStack() as stack:
-            api = await stack.enter_async_context(
-                AsyncArcade(
-                    api_key=api_key,
-                    base_url=base_url,
-                    max_retries=2,
-                    timeout=httpx.Timeout(20.0, connect=5.0),
-                )
-            )
-            pollers = []
-            tls = httpx.create_ssl_context()  # one context for every shard: building one costs ~15 ms
-            for _ in range(POLL_SHARDS):
-                http = httpx.AsyncClient(
-                    verify=tls,
-                    limits=httpx.Limits(max_connections=POLL_SHARD_SIZE, max_keepalive_connections=POLL_SHARD_SIZE),
-                    # arcadepy takes this client's timeout as its own: it outlasts the longest wait,
-                    # and pool=None lets a wait that finds its shard full queue instead of failing.
-                    timeout=POLL_TIMEOUT,
-                )
-                poller = AsyncArcade(api_key=api_key, base_url=base_url, max_retries=0, http_client=http)
-                pollers.append(await stack.enter_async_context(poller))
-            yield cls(api, pollers, scopes, identity)
+            api = client(max_retries=2, timeout=API_TIMEOUT, connections=API_CONNECTIONS)
+            poller = client(max_retries=0, timeout=POLL_TIMEOUT, connections=POLL_CONNECTIONS)
+            for each in (api, poller):
+                await stack.enter_async_context(each)
+            yield cls(api, poller, scopes, identity)
 
     async def authorize(self, user: SlackUser) -> Authorization:
         """Ask Arcade for a token covering our scopes; a pending flow is reused by Arcade itself."""
@@ -118,9 +132,8 @@ class Arcade:
     async def poll(self, auth_id: str, wait: int) -> PollResult:
         """One long-poll of ``auth_id``: returns when it completes or fails, or after ``wait`` s."""
         wait = max(1, min(wait, MAX_WAIT))
-        poller = self._pollers[zlib.crc32(auth_id.encode()) % len(self._pollers)]
         try:
-            response = await poller.auth.status(id=auth_id, wait=wait)
+            response = await self._poller.auth.status(id=auth_id, wait=wait)
         except arcadepy.NotFoundError:
             return "failed"
         except arcadepy.APIStatusError as exc:

@@ -18,10 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from arcadepy import AsyncArcade
 
 from bot import authflow
-from bot.arcade import Arcade
+from bot.arcade import Arcade, new_client
 from bot.authflow import AuthFlows
 from bot.backoff import backoff_delay
 from bot.config import GMAIL_SCOPE
@@ -37,11 +36,12 @@ USER = SlackUser(TEAM, ALICE)
 
 @asynccontextmanager
 async def arcade_client(fake: FakeArcade, *, limit: float = 5.0, retries: int = 2) -> AsyncIterator[Arcade]:
-    """The bot's ``Arcade`` with a short client timeout (``limit``), so that timeouts come quickly."""
-    api = AsyncArcade(api_key=fake.api_key, base_url=fake.base_url, max_retries=retries, timeout=limit)
-    poller = AsyncArcade(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=limit)
+    """The bot's ``Arcade`` clients with a short timeout (``limit``), so that timeouts come quickly."""
+    client = functools.partial(new_client, api_key=fake.api_key, base_url=fake.base_url, tls=httpx.create_ssl_context())
+    api = client(max_retries=retries, timeout=httpx.Timeout(limit), connections=100)
+    poller = client(max_retries=0, timeout=httpx.Timeout(limit), connections=100)
     async with api, poller:
-        yield Arcade(api, [poller], (GMAIL_SCOPE,))
+        yield Arcade(api, poller, (GMAIL_SCOPE,))
 
 
 async def _no_callback(*_: Any) -> None:
@@ -131,6 +131,32 @@ async def test_the_wait_rides_out_5xx_429_drops_and_408_then_delivers(
     await world.slack.wait_for(lambda: len(label_lists(world, ALICE)) == 1, timeout=10)
 
 
+async def test_more_long_polls_than_a_default_pool_are_all_open_and_authorize_does_not_queue() -> None:
+    """150 waiting users (arcadepy's default pool holds 100): every long-poll reaches Arcade at once,
+    and an ``authorize`` meanwhile answers straight away; all 150 polls then see their consent."""
+    users = [f"U0POLL{n:04d}" for n in range(150)]
+    async with (
+        FakeArcade() as fake,
+        Arcade.open(api_key=fake.api_key, base_url=fake.base_url, scopes=(GMAIL_SCOPE,)) as arcade,
+    ):
+        consents = [await arcade.authorize(SlackUser(TEAM, user)) for user in users]
+        assert all(isinstance(c, NeedsConsent) for c in consents)
+        polls = [asyncio.create_task(arcade.poll(c.auth_id, 30)) for c in consents if isinstance(c, NeedsConsent)]
+        for _ in range(1000):  # up to 10 s for all of them to arrive
+            if len(_status_calls(fake)) == len(users):
+                break
+            await asyncio.sleep(0.01)
+        assert len(_status_calls(fake)) == len(users)
+        started = time.monotonic()
+        assert isinstance(await arcade.authorize(USER), NeedsConsent)
+        assert time.monotonic() - started < 2.0
+        assert not any(poll.done() for poll in polls)  # still holding their connections
+        for user in users:
+            await fake.approve(arcade_user(user))
+        results = await asyncio.wait_for(asyncio.gather(*polls), 10)
+        assert all(isinstance(r, Authorized) for r in results)
+
+
 async def test_a_408_long_poll_counts_as_still_pending(tmp_path: Path) -> None:
     async with FakeArcade(timeout_mode="408") as fake, arcade_client(fake) as arcade:
         consent = await arcade.authorize(USER)
@@ -191,7 +217,7 @@ async def test_arcade_client_timeouts_are_bounded() -> None:
     """The production clients: short calls time out in seconds; long-polls just after their wait."""
     async with Arcade.open(api_key="k", base_url="http://127.0.0.1:9", scopes=(GMAIL_SCOPE,)) as arcade:
         api_timeout = arcade._api.timeout
-        poll_timeout = arcade._pollers[0].timeout
+        poll_timeout = arcade._poller.timeout
     assert isinstance(api_timeout, httpx.Timeout)
     assert isinstance(poll_timeout, httpx.Timeout)
     assert api_timeout.read is not None
