@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -21,6 +22,11 @@ from bot.payloads import who_and_where
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+# Requests whose post-ack work (Arcade, Gmail, Slack calls) may run at once. The rest wait their
+# turn without using the event loop, so a burst of commands cannot delay the acks of later ones
+# (Slack gives up after 3 s). 128 keeps ~600 requests/s going when each call takes ~50-100 ms.
+AFTER_ACK_LIMIT = 128
 
 # Bolt reads these from os.environ on its own. With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set it
 # switches on its OAuth install flow and ignores the bot token, so they are hidden while it is
@@ -45,6 +51,7 @@ class Deps:
     delivery: Delivery
     store: Store
     clock: Callable[[], float]
+    after_ack: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(AFTER_ACK_LIMIT))
 
 
 def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:

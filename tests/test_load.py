@@ -9,6 +9,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from bot.app import AFTER_ACK_LIMIT
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
 
@@ -27,6 +28,22 @@ async def test_acks_never_wait_on_a_slow_arcade(world: World) -> None:
     assert dm.elapsed < 1.0
     await world.slack.wait_for(lambda: bool(prompts(world, ALICE)) and bool(label_lists(world, BOB)), timeout=10)
     assert time.monotonic() - started >= 3.9  # the answers did wait for Arcade; the acks did not
+
+
+async def test_a_burst_runs_a_bounded_number_of_requests_at_once(world: World) -> None:
+    """Post-ack work waits for a slot: with Arcade taking 1 s, 2.5x the limit of commands at once
+    still all get quick acks and prompts, but Arcade never sees more than the limit in flight."""
+    world.arcade.set_latency("authorize", 1.0)
+    await world.start_bot("http")
+    users = [f"U0GATE{n:04d}" for n in range(AFTER_ACK_LIMIT * 5 // 2)]
+    acks = await asyncio.gather(*(world.slack.slash_command(u, team_id=TEAM) for u in users))
+    assert all(a.status == 200 for a in acks)
+    assert max(a.elapsed for a in acks) < 2.0
+    await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=30)
+    arrivals = sorted(c.at for c in world.arcade.calls if c.path == "/v1/auth/authorize")
+    assert len(arrivals) == len(users)
+    in_flight = max(sum(1 for b in arrivals if a - 0.9 < b <= a) for a in arrivals)  # each call lasts >= 1 s
+    assert in_flight <= AFTER_ACK_LIMIT, f"{in_flight} authorize calls at once"
 
 
 async def test_500_users_connect_within_a_second_and_all_get_their_labels(world: World, tmp_path: Path) -> None:

@@ -37,7 +37,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack()
             user, reply = who_and_where(body, deps.clock())  # the clicker, not the message's author
             if user is not None:
-                await handle(user, reply)
+                async with deps.after_ack:
+                    await handle(user, reply)
 
         return on_click
 

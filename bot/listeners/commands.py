@@ -35,7 +35,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user, reply = who_and_where(command, deps.clock())
         if user is None:
             return
-        if word == "status":
-            await deps.delivery.status(user, reply)
-        else:
-            await deps.delivery.labels_or_prompt(user, reply)
+        async with deps.after_ack:
+            if word == "status":
+                await deps.delivery.status(user, reply)
+            else:
+                await deps.delivery.labels_or_prompt(user, reply)

@@ -33,7 +33,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         user, reply = who_and_where(body, deps.clock())
         if user is not None:
-            await deps.delivery.labels_or_prompt(user, reply)
+            async with deps.after_ack:
+                await deps.delivery.labels_or_prompt(user, reply)
 
     @app.event(EVENTS[0])
     async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -49,4 +50,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         user, _ = who_and_where(body, deps.clock())
         if user is not None and event.get("tab", "home") == "home":
-            await deps.delivery.home_opened(user)
+            async with deps.after_ack:
+                await deps.delivery.home_opened(user)
