@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from contextlib import AsyncExitStack
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -20,7 +21,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs, verifier
-from bot.app import Deps, build_app
+from bot.app import Deps, build_app, report_failure
 from bot.arcade import Arcade
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE, ConfigError, Settings
@@ -32,6 +33,7 @@ from bot.models import Authorized
 from bot.slack import Messenger, retry_handlers
 from bot.store import OutboxItem, Store
 from bot.web import build_web_app
+from bot.work import AfterAck
 
 log = logging.getLogger("bot")
 
@@ -73,8 +75,10 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             timeout_seconds=settings.auth_timeout_seconds,
         )
         stack.push_async_callback(delivery.close)
+        after_ack = AfterAck(partial(report_failure, delivery, time.time))
+        stack.push_async_callback(after_ack.close)
         app = build_app(
-            Deps(client=client, delivery=delivery, store=store, clock=time.time),
+            Deps(client=client, delivery=delivery, store=store, clock=time.time, after_ack=after_ack),
             signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
         )
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,13 +19,9 @@ from bot.delivery import Delivery
 from bot.errors import BotError
 from bot.payloads import who_and_where
 from bot.store import Store
+from bot.work import AfterAck
 
 log = logging.getLogger(__name__)
-
-# Requests whose post-ack work (Arcade, Gmail, Slack calls) may run at once. The rest wait their
-# turn without using the event loop, so a burst of commands cannot delay the acks of later ones
-# (Slack gives up after 3 s). 128 keeps ~600 requests/s going when each call takes ~50-100 ms.
-AFTER_ACK_LIMIT = 128
 
 # Bolt reads these from os.environ on its own. With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set it
 # switches on its OAuth install flow and ignores the bot token, so they are hidden while it is
@@ -51,7 +46,7 @@ class Deps:
     delivery: Delivery
     store: Store
     clock: Callable[[], float]
-    after_ack: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(AFTER_ACK_LIMIT))
+    after_ack: AfterAck  # where listeners put the work a request asks for, once it is acknowledged
 
 
 def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:
@@ -62,6 +57,9 @@ def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:
             signing_secret=signing_secret or "",
             request_verification_enabled=signing_secret is not None,
             raise_error_for_unhandled_request=True,
+            # Slack is answered as soon as a listener returns; listeners ack and hand the work to
+            # deps.after_ack, so no ack waits for Bolt's 10-ms ack polling (bot/work.py).
+            process_before_response=True,
             logger=logging.getLogger("slack_bolt"),
         )
     listeners.register(app, deps)
@@ -72,21 +70,28 @@ def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:
             # Events, clicks and commands we do not handle are acknowledged and ignored, so
             # Slack neither retries them nor shows the user an error.
             return BoltResponse(status=200, body="")
-        user, reply = who_and_where(body, deps.clock())
-        if isinstance(error, BotError):
-            log.warning("request.failed error=%s detail=%s", type(error).__name__, error)
-            text = error.user_message
-        else:
-            log.error("request.crashed", exc_info=error)
-            text = "Sorry, something went wrong on my side. Please try again in a minute."
-        if user is not None:
-            try:
-                await deps.delivery.problem(user, reply, text)
-            except Exception:
-                log.exception("request.error_reply_failed")
+        await report_failure(deps.delivery, deps.clock, error, body)
         return None
 
     return app
+
+
+async def report_failure(
+    delivery: Delivery, clock: Callable[[], float], error: Exception, body: dict[str, Any]
+) -> None:
+    """Log a failed request and tell its user privately, in words, never with a stack trace."""
+    user, reply = who_and_where(body, clock())
+    if isinstance(error, BotError):
+        log.warning("request.failed error=%s detail=%s", type(error).__name__, error)
+        text = error.user_message
+    else:
+        log.error("request.crashed", exc_info=error)
+        text = "Sorry, something went wrong on my side. Please try again in a minute."
+    if user is not None:
+        try:
+            await delivery.problem(user, reply, text)
+        except Exception:
+            log.exception("request.error_reply_failed")
 
 
 @contextmanager

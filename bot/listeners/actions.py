@@ -37,8 +37,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack()
             user, reply = who_and_where(body, deps.clock())  # the clicker, not the message's author
             if user is not None:
-                async with deps.after_ack:
-                    await handle(user, reply)
+                deps.after_ack.run(body, lambda: handle(user, reply))
 
         return on_click
 

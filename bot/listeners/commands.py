@@ -35,8 +35,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user, reply = who_and_where(command, deps.clock())
         if user is None:
             return
-        async with deps.after_ack:
-            if word == "status":
-                await deps.delivery.status(user, reply)
-            else:
-                await deps.delivery.labels_or_prompt(user, reply)
+        if word == "status":
+            deps.after_ack.run(command, lambda: deps.delivery.status(user, reply))
+        else:
+            deps.after_ack.run(command, lambda: deps.delivery.labels_or_prompt(user, reply))

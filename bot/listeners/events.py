@@ -1,6 +1,7 @@
 """Events: ``labels`` in a DM, ``@bot labels`` in a channel, and the App Home tab being opened.
 
-Every event is acknowledged (Bolt does it as soon as a listener matches). Anything that is not
+Every event is acknowledged (Bolt does it when the listener returns, which is at once: the
+work goes to ``deps.after_ack``). Anything that is not
 a request for labels, anything from a bot (including this one) and Slack's retries of events
 already handled are ignored without a reply.
 """
@@ -25,30 +26,33 @@ EVENTS = ("app_mention", "message", "app_home_opened")  # every event type subsc
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def answer(body: dict[str, Any], event: dict[str, Any]) -> None:
+    def answer(body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("bot_id") or event.get("subtype") or not LABELS_REQUEST.match(str(event.get("text") or "")):
             return
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and not await deps.store.first_sighting(event_id):
-            return
         user, reply = who_and_where(body, deps.clock())
-        if user is not None:
-            async with deps.after_ack:
-                await deps.delivery.labels_or_prompt(user, reply)
+        if user is None:
+            return
+        event_id = body.get("event_id")
+
+        async def work() -> None:
+            if isinstance(event_id, str) and not await deps.store.first_sighting(event_id):
+                return  # Slack's retry of an event already answered
+            await deps.delivery.labels_or_prompt(user, reply)
+
+        deps.after_ack.run(body, work)
 
     @app.event(EVENTS[0])
     async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
-        await answer(body, event)
+        answer(body, event)
 
     @app.event(EVENTS[1])
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
         # Mentions in channels arrive as app_mention; only direct messages are read here.
         if event.get("channel_type") == "im":
-            await answer(body, event)
+            answer(body, event)
 
     @app.event(EVENTS[2])
     async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         user, _ = who_and_where(body, deps.clock())
         if user is not None and event.get("tab", "home") == "home":
-            async with deps.after_ack:
-                await deps.delivery.home_opened(user)
+            deps.after_ack.run(body, lambda: deps.delivery.home_opened(user))
