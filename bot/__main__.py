@@ -6,6 +6,7 @@ env -> Settings -> store, Arcade, Gmail, Slack clients -> app -> Socket Mode or 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -110,6 +111,10 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             pruned,
             time.monotonic() - started,
         )
+        # Modules, the Gmail discovery document and the rest of start-up live as long as the process:
+        # keep them out of every later full collection (measured: 80-110 ms pauses with 1,000
+        # users waiting without this, 15-70 ms with it; bench/, README "Performance").
+        gc.freeze()
         if ready is not None:
             ready.set()
         await stop.wait()
