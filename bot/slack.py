@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 DELIVERY_EVENT = "gmail_connect_delivery"  # message metadata type that marks outbox deliveries
 RESPONSE_URL_LIFETIME = 29 * 60
+# conversations.open is Tier 3 (50+ a minute): a user's DM channel id, which never changes, is
+# remembered for this many users (the oldest forgotten first) instead of asked for before each DM.
+DM_MEMORY = 10_000
 # Refusals that say "not now" rather than "never": the same call is tried again after a pause.
 # (HTTP 429s never get here: the retry handlers have already waited them out.)
 _TRY_AGAIN = {"ratelimited", "rate_limited", "service_unavailable", "internal_error", "fatal_error", "request_timeout"}
@@ -97,6 +100,7 @@ class Messenger:
         self._client = client
         self._session = session
         self._clock = clock
+        self._dms: dict[SlackUser, str] = {}  # user -> DM channel id, oldest first
 
     async def send(self, user: SlackUser, reply: Reply, message: Message) -> str:
         """Deliver ``message`` to ``user`` privately; returns the route that worked.
@@ -127,19 +131,39 @@ class Messenger:
         ``key`` is stamped into the message's metadata; with ``check`` the DM's recent history is
         searched for it first, so a send that reached Slack before a crash is not repeated.
         """
-        opened = await _again_later(lambda: self._client.conversations_open(users=user.user_id, team_id=user.team_id))
-        dm = str(opened["channel"]["id"])
+        remembered = user in self._dms
+        dm = await self._dm(user)
         if key is not None and check and await self._already_posted(dm, key):
             log.info("slack.deduplicated key=%d user=%s", key, user.user_id)
             return
         extra: dict[str, Any] = {}
         if key is not None:
             extra["metadata"] = {"event_type": DELIVERY_EVENT, "event_payload": {"outbox_id": key}}
-        await _again_later(
-            lambda: self._client.chat_postMessage(
-                channel=dm, unfurl_links=False, unfurl_media=False, **message.as_payload(), **extra
+
+        def post(channel: str) -> Awaitable[AsyncSlackResponse]:
+            return self._client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **message.as_payload(), **extra
             )
-        )
+
+        try:
+            await _again_later(lambda: post(dm))
+        except SlackApiError as exc:
+            if not (remembered and slack_error(exc) == "channel_not_found"):
+                raise
+            self._dms.pop(user, None)  # a remembered DM Slack no longer knows: ask once more
+            fresh = await self._dm(user)
+            await _again_later(lambda: post(fresh))
+
+    async def _dm(self, user: SlackUser) -> str:
+        dm = self._dms.get(user)
+        if dm is None:
+            opened = await _again_later(
+                lambda: self._client.conversations_open(users=user.user_id, team_id=user.team_id)
+            )
+            dm = self._dms[user] = str(opened["channel"]["id"])
+            if len(self._dms) > DM_MEMORY:
+                del self._dms[next(iter(self._dms))]
+        return dm
 
     async def publish_home(self, user: SlackUser, view: dict[str, Any]) -> None:
         await self._client.views_publish(user_id=user.user_id, view=view, team_id=user.team_id)

@@ -1,0 +1,50 @@
+"""bot.slack.Messenger against the fake Slack: DM channels are opened once per user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import Message, SlackUser
+from bot.slack import Messenger
+from tests.fakes.slack import FakeSlack
+
+ALICE = SlackUser("T0000000001", "U0ALICE0001")
+BOB = SlackUser("T0000000001", "U0BOB000001")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+async def messenger(fake: FakeSlack) -> AsyncIterator[Messenger]:
+    async with aiohttp.ClientSession() as session:
+        yield Messenger(AsyncWebClient(token=fake.bot_token, base_url=fake.api_url, session=session), session)
+
+
+def _opens(fake: FakeSlack) -> list[str]:
+    return [str(c.args.get("users")) for c in fake.calls if c.method == "conversations.open"]
+
+
+async def test_a_users_dm_is_opened_once_and_reused(fake: FakeSlack, messenger: Messenger) -> None:
+    await messenger.direct(ALICE, Message(text="one"))
+    await messenger.direct(BOB, Message(text="for bob"))
+    await messenger.direct(ALICE, Message(text="two"))
+    assert sorted(_opens(fake)) == sorted([ALICE.user_id, BOB.user_id])
+    posts = [c.args.get("channel") for c in fake.calls if c.method == "chat.postMessage"]
+    assert posts[0] == posts[2] != posts[1]  # Alice's two messages in her DM, Bob's in his
+
+
+async def test_a_dm_slack_no_longer_knows_is_opened_again(fake: FakeSlack, messenger: Messenger) -> None:
+    await messenger.direct(ALICE, Message(text="one"))
+    fake.fail_next("chat.postMessage", "channel_not_found")
+    await messenger.direct(ALICE, Message(text="two"))
+    assert _opens(fake) == [ALICE.user_id, ALICE.user_id]
+    posted = [c for c in fake.calls if c.method == "chat.postMessage"]
+    assert [c.args.get("text") for c in posted] == ["one", "two", "two"]  # the refused one, then again
