@@ -7,9 +7,11 @@ each with ``wait=--wait`` from this process, through:
 
 * ``httpx-256``: arcadepy clients on httpx pools of 256 connections, sharded by auth id;
 * ``httpx-32``: the same with pools of 32 connections;
-* ``arcadepy-aiohttp``: the bot's layout (bot/arcade.py): one arcadepy client on arcadepy's
-  ``DefaultAioHttpClient`` (httpx's API over an aiohttp connector, the ``arcadepy[aiohttp]``
-  extra), its connector sized to ``--users``;
+* ``arcadepy-aiohttp``: one arcadepy client on arcadepy's ``DefaultAioHttpClient`` (httpx's API
+  over an aiohttp connector, the ``arcadepy[aiohttp]`` extra) as it comes, its connector sized to
+  ``--users``: arcadepy builds every header for each request;
+* ``bot``: the bot's poll client (``bot.arcade.new_client``), sized to ``--users``: the same, but
+  with the constant headers set once as the aiohttp session's defaults;
 * ``aiohttp``: plain ``GET /v1/auth/status`` on one aiohttp session with an unlimited connector.
 
 Printed per layout: RSS per open long-poll, CPU per poll, and how far the last round ran behind
@@ -34,6 +36,7 @@ import httpx
 from arcadepy import AsyncArcade, DefaultAioHttpClient
 
 from bench import procs
+from bot.arcade import new_client
 
 Poll = Callable[[str], Awaitable[object]]
 
@@ -95,6 +98,16 @@ async def run(layout: str, users: int, wait: int, rounds: int) -> str:
                 return await _measure(layout, arcadepy_poll, ids, wait, rounds)
             finally:
                 await asyncio.gather(*(s.close() for s in shards))
+        if layout == "bot":
+            timeout = httpx.Timeout(wait + 15.0, connect=5.0, pool=None)
+            tls = httpx.create_ssl_context()
+            poller = new_client(api_key=key, base_url=base, max_retries=0, timeout=timeout, connections=users, tls=tls)
+
+            async def bot_poll(auth_id: str) -> object:
+                return (await poller.auth.status(id=auth_id, wait=wait)).status
+
+            async with poller:
+                return await _measure(layout, bot_poll, ids, wait, rounds)
         if layout == "arcadepy-aiohttp":
             # httpx-aiohttp sizes its aiohttp connector from httpx's max_connections (None would mean aiohttp's 100)
             limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
@@ -130,7 +143,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--wait", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--layouts", default="httpx-256,httpx-32,arcadepy-aiohttp,aiohttp")
+    parser.add_argument("--layouts", default="httpx-256,httpx-32,arcadepy-aiohttp,bot,aiohttp")
     args = parser.parse_args()
     layouts = args.layouts.split(",")
     if len(layouts) > 1:  # one fresh process per layout: no sockets or ports left over from the previous one
