@@ -9,6 +9,7 @@ import asyncio
 import gc
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -37,6 +38,7 @@ from bot.web import build_web_app
 from bot.work import AfterAck
 
 log = logging.getLogger("bot")
+OPEN_FILES_CEILING = 1_048_576  # Linux's default nr_open
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
@@ -117,6 +119,20 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         log.info("bot.stopping waiting=%d", flows.waiting)
 
 
+def raise_open_files_limit() -> int:
+    """Each waiting user holds one connection to Arcade, and the usual soft limit of 1,024 open files
+    would cap them at about a thousand: take what the hard limit allows. Returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_CEILING if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_CEILING)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError) as exc:  # e.g. above the kernel's nr_open: keep what we have
+            log.warning("bot.open_files_unchanged limit=%d error=%s", soft, exc)
+    return soft
+
+
 def _tune_gc() -> None:
     """Each waiting user is a few hundred live objects that every full collection walks again.
 
@@ -166,6 +182,7 @@ def main() -> int:
     secrets += [s for s in (settings.slack_app_token, settings.slack_signing_secret) if s]
     secrets += [s for s in (settings.slack_client_secret, settings.verifier_secret) if s]
     logs.configure(settings.log_level_number, secrets)
+    log.info("bot.open_files limit=%d", raise_open_files_limit())
     asyncio.run(_run(settings))
     return 0
 

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
+
+import bot
+from bot.__main__ import OPEN_FILES_CEILING
 
 
 def start(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -41,3 +45,21 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert "SLACK_BOT_TOKEN" not in overridden.stderr
     assert "PORT" not in overridden.stderr
     assert "ARCADE_API_KEY is required" in overridden.stderr
+
+
+def test_the_open_files_limit_is_raised_to_what_the_system_allows() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    expected = OPEN_FILES_CEILING if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_CEILING)
+    code = (
+        "import resource; from bot.__main__ import raise_open_files_limit as r;"
+        " print(r(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(bot.__file__).resolve().parent.parent,
+    )
+    assert done.stdout.split() == [str(expected), str(expected)]
