@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -46,3 +47,17 @@ async def test_a_refused_token_does_not_spoil_the_connection_for_the_next_user(f
     finally:
         gmail.close()
     assert [c.user_id for c in fake.calls][-2:] == ["alice", "alice"]
+
+
+async def test_a_connection_gmail_closed_while_idle_is_replaced_without_a_failure() -> None:
+    async with FakeGmail(token_owner=TOKENS.get, keepalive_timeout=0.2) as fake:
+        gmail = Gmail(fake.base_url, max_workers=1)
+        try:
+            first = await gmail.list_labels("tok-alice")
+            await asyncio.sleep(0.5)  # the server has closed the kept-alive connection by now
+            again = await gmail.list_labels("tok-alice")
+        finally:
+            gmail.close()
+    assert again == first
+    assert any(label.unread is not None for label in again)  # the batch went through too
+    assert len({c.client_port for c in fake.calls}) == 2  # a new connection for the second listing

@@ -205,8 +205,9 @@ class _Fault:
 class FakeGmail:
     """In-memory Gmail labels for any number of users; tokens resolved through ``token_owner``."""
 
-    def __init__(self, *, token_owner: Callable[[str], str | None]) -> None:
+    def __init__(self, *, token_owner: Callable[[str], str | None], keepalive_timeout: float = 75.0) -> None:
         self.token_owner = token_owner
+        self.keepalive_timeout = keepalive_timeout  # s before the server closes an idle connection
         self.base_url = ""
         self.calls: list[GmailCall] = []
         self.batch_part_calls: list[GmailCall] = []  # one entry per part; authorization = the part's own
@@ -225,7 +226,9 @@ class FakeGmail:
         app.router.add_get("/gmail/v1/{tail:.*}", self._handle_get)
         app.router.add_post("/batch/gmail/v1", self._handle_batch)
         app.router.add_post("/batch", self._handle_batch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.keepalive_timeout
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
