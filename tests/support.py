@@ -14,13 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
 
 import aiohttp
 
 import bot
 from tests.conftest import TEAM, World, buttons
+from tests.fakes.served import Served
 
 LABELS_HEADER = "Your Gmail labels"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
@@ -49,7 +49,7 @@ async def settle(seconds: float = 1.0) -> None:
     await asyncio.sleep(seconds)
 
 
-class BotProcess:
+class BotProcess(Served):
     def __init__(self, world: World, log: Path, **extra: str) -> None:
         # The child runs the same ``bot`` package these tests import, wherever the checkout is.
         root = str(Path(bot.__file__).resolve().parent.parent)
@@ -104,13 +104,7 @@ class BotProcess:
         """Everything the bot wrote to stdout and stderr so far (all runs)."""
         return self.log.read_text("utf-8", errors="replace") if self.log.exists() else ""
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def stop(self) -> None:
         await self.kill()
 
 

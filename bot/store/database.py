@@ -31,7 +31,7 @@ class Database:
         self._thread = thread
         self._queued: list[tuple[Statement, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self.commits = 0  # transactions written, for tests and logs: writes / commits = batching
+        self.commits = 0  # transactions written: fewer than writes when writes were batched
 
     @classmethod
     @asynccontextmanager

@@ -29,12 +29,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes.arcade_verify import Verification
+from tests.fakes.served import Served
 
 ROUTES = frozenset(
     {"authorize", "status", "user_connections", "delete_connection", "health", "confirm_user", "confirm_user_cloud"}
@@ -107,7 +107,7 @@ def default_email(user_id: str) -> str:
     return f"{local}@example.com"
 
 
-class FakeArcade:
+class FakeArcade(Served):
     """In-memory Arcade Engine; state and switches are plain attributes for tests to inspect."""
 
     def __init__(self, *, api_key: str = "arc-test-key", timeout_mode: str = "200") -> None:
@@ -157,15 +157,6 @@ class FakeArcade:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> FakeArcade:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # -- inspection and the "browser" ------------------------------------------------------------
 

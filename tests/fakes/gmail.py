@@ -23,10 +23,11 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.served import Served
 
 JSON_TYPE = "application/json; charset=UTF-8"
 LIST_FIELDS = ("id", "name", "messageListVisibility", "labelListVisibility", "type", "color")
@@ -202,7 +203,7 @@ class _Fault:
     reason: str
 
 
-class FakeGmail:
+class FakeGmail(Served):
     """In-memory Gmail labels for any number of users; tokens resolved through ``token_owner``."""
 
     def __init__(self, *, token_owner: Callable[[str], str | None], keepalive_timeout: float = 75.0) -> None:
@@ -237,15 +238,6 @@ class FakeGmail:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> FakeGmail:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # -- state and switches ----------------------------------------------------------------------
 

@@ -35,13 +35,13 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.served import Served
 from tests.fakes.slack_oidc import SlackOidc
 from tests.fakes.slack_socket import SocketModeLink
 from tests.fakes.slack_world import Ack, ApiCall, Args, Channel, SlackWorld, User, _error, _json_or_none
@@ -77,7 +77,7 @@ def _gone(request: web.Request) -> bool:
     return request.transport is None or request.transport.is_closing()
 
 
-class FakeSlack(SlackWorld):
+class FakeSlack(SlackWorld, Served):
     def __init__(
         self,
         *,
@@ -140,15 +140,6 @@ class FakeSlack(SlackWorld):
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # -- fault switches --------------------------------------------------------------------------
 
