@@ -46,6 +46,7 @@ from bench import procs
 from bench.transport import _flows
 from bot import arcade as bot_arcade
 from bot.arcade import Arcade
+from bot.arcade_client import PER_REQUEST
 
 Poll = Callable[[str, int], Awaitable[object]]
 LIBS = ("arcadepy", "httpx_aiohttp", "httpx", "aiohttp", "yarl", "multidict", "pydantic", "asyncio", "bot", "bench")
@@ -58,7 +59,7 @@ async def _bot(base: str, key: str, users: int) -> AsyncIterator[Poll]:
 
 
 def _poller(key: str, base: str, http: dict[str, Any] | None = None, **arcade: Any) -> AsyncArcade:
-    """A client built the way bot.arcade.new_client builds the poll client, plus the given options."""
+    """A client built the way bot.arcade_client.new_client builds the poll client, plus the given options."""
     limits = httpx.Limits(
         max_connections=bot_arcade.POLL_CONNECTIONS, max_keepalive_connections=bot_arcade.POLL_CONNECTIONS
     )
@@ -117,9 +118,7 @@ async def _before(base: str, key: str, users: int) -> AsyncIterator[Poll]:
 async def _shared_no_stainless(base: str, key: str, users: int) -> AsyncIterator[Poll]:
     """Product decision, not applied: bot/arcade.py's shared constant headers, minus X-Stainless-*."""
     probe = AsyncArcade(api_key=key, base_url=base)
-    constant = {
-        k: v for k, v in probe.default_headers.items() if isinstance(v, str) and k not in bot_arcade.PER_REQUEST
-    }
+    constant = {k: v for k, v in probe.default_headers.items() if isinstance(v, str) and k not in PER_REQUEST}
     connector = aiohttp.TCPConnector(limit=bot_arcade.POLL_CONNECTIONS, ssl=httpx.create_ssl_context())
     shared: CIMultiDict[str] = CIMultiDict()
     transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(connector=connector, headers=shared))

@@ -10,7 +10,7 @@ each with ``wait=--wait`` from this process, through:
 * ``arcadepy-aiohttp``: one arcadepy client on arcadepy's ``DefaultAioHttpClient`` (httpx's API
   over an aiohttp connector, the ``arcadepy[aiohttp]`` extra) as it comes, its connector sized to
   ``--users``: arcadepy builds every header for each request;
-* ``bot``: the bot's poll client (``bot.arcade.new_client``), sized to ``--users``: the same, but
+* ``bot``: the bot's poll client (``bot.arcade_client.new_client``), sized to ``--users``: the same, but
   with the constant headers set once as the aiohttp session's defaults;
 * ``aiohttp``: plain ``GET /v1/auth/status`` on one aiohttp session with an unlimited connector.
 
@@ -36,7 +36,7 @@ import httpx
 from arcadepy import AsyncArcade, DefaultAioHttpClient
 
 from bench import procs
-from bot.arcade import new_client
+from bot.arcade_client import new_client
 
 Poll = Callable[[str], Awaitable[object]]
 

@@ -23,19 +23,21 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs, verifier
-from bot.app import Deps, build_app, report_failure
 from bot.arcade import Arcade
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE, ConfigError, Settings
-from bot.delivery import Delivery
 from bot.gmail import Gmail
-from bot.identity import SlackEmails, slack_ids
+from bot.identity import slack_ids
 from bot.mailbox import Mailbox
-from bot.models import Authorized
-from bot.slack import Messenger, retry_handlers
-from bot.store import OutboxItem, Store
-from bot.web import build_web_app
-from bot.work import AfterAck
+from bot.server import build_web_app
+from bot.slack.app import build_app, report_failure
+from bot.slack.delivery import Delivery
+from bot.slack.deps import Deps
+from bot.slack.emails import SlackEmails
+from bot.slack.http import EVENTS_PATH, events_handler
+from bot.slack.sender import Messenger, retry_handlers
+from bot.slack.work import AfterAck
+from bot.store import Store
 
 log = logging.getLogger("bot")
 OPEN_FILES_CEILING = 1_048_576  # Linux's default nr_open
@@ -65,11 +67,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
                 identity=identity,
             )
         )
-
-        async def on_finished(item: OutboxItem, authorized: Authorized | None) -> None:
-            await delivery.finished(item, authorized)
-
-        flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds, on_finished=on_finished)
+        flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds)
         stack.push_async_callback(flows.close)
         delivery = Delivery(
             Mailbox(arcade, gmail, flows, store),
@@ -78,6 +76,9 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             timeout_seconds=settings.auth_timeout_seconds,
         )
         stack.push_async_callback(delivery.close)
+        # The one loop in the object graph, closed here and only here: flows start through the
+        # mailbox, and a flow that ends is handed to delivery (its outbox row is already durable).
+        flows.deliver_to(delivery.finished)
         after_ack = AfterAck(partial(report_failure, delivery, time.time))
         stack.push_async_callback(after_ack.close)
         app = build_app(
@@ -85,12 +86,22 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
         )
 
+        handler: AsyncSocketModeHandler | None = None
         if settings.socket_mode:
             handler = AsyncSocketModeHandler(app, settings.slack_app_token, web_client=client)
             await handler.connect_async()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
             stack.push_async_callback(handler.close_async)
+
+        async def health() -> dict[str, bool]:
+            checks = {"store": await store.ping()}
+            if handler is not None:
+                checks["slack_socket"] = await handler.client.is_connected()
+            return checks
+
         # The web server runs in both modes: /healthz and the verifier; /slack/events in HTTP mode.
-        web_app = build_web_app(None if settings.socket_mode else app)
+        web_app = build_web_app(health)
+        if handler is None:
+            web_app.router.add_post(EVENTS_PATH, events_handler(app))
         if settings.user_verifier == "custom":
             verifier.add_routes(web_app, verifier.build(settings, arcade=arcade, session=session, client=client))
             log.info("verifier.ready url=%s%s", settings.public_url, verifier.VERIFY_PATH)

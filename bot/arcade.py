@@ -1,8 +1,7 @@
 """The only module that talks to Arcade (through arcadepy). Arcade answers become our types.
 
-arcadepy runs on its aiohttp transport (``DefaultAioHttpClient``, the ``arcadepy[aiohttp]`` extra:
-httpx's API over an aiohttp connector). httpx's own pools (httpcore) scan every connection on each
-request and response, so a long-poll cost more CPU the more were open; aiohttp's does not.
+arcadepy runs on its aiohttp transport, built in ``bot.arcade_client`` (the one place that reaches
+into arcadepy, httpx and httpx-aiohttp beyond their documented options).
 
 Two kinds of traffic, two clients, each with its own connector:
 
@@ -19,19 +18,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-import aiohttp
 import arcadepy
 import httpx
-from arcadepy import AsyncArcade, DefaultAioHttpClient, omit
-from httpx_aiohttp import AiohttpTransport
-from multidict import CIMultiDict, istr
+from arcadepy import AsyncArcade
 
+from bot.arcade_client import new_client
 from bot.errors import ArcadeRejected, ArcadeUnavailable, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
 from bot.models import Authorization, Authorized, NeedsConsent, SlackUser
@@ -45,8 +41,6 @@ API_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 POLL_CONNECTIONS = 10_000  # long-polls in flight (one socket each) before any queues
 # Outlasts the longest wait; pool=None lets a poll that finds every connection busy queue instead of failing.
 POLL_TIMEOUT = httpx.Timeout(MAX_WAIT + 15.0, connect=5.0, pool=None)
-KEEPALIVE = 5.0  # s an idle connection is kept (httpx's default, which httpx-aiohttp passes to aiohttp)
-PER_REQUEST = ("Authorization", "Content-Type")  # headers arcadepy keeps setting on each request
 
 PollResult = Authorized | Literal["pending", "failed"]
 
@@ -66,40 +60,6 @@ class Confirmed:
 
     auth_id: str
     next_uri: str | None
-
-
-def new_client(
-    *,
-    api_key: str,
-    base_url: str,
-    max_retries: int,
-    timeout: httpx.Timeout,
-    connections: int,
-    tls: ssl.SSLContext,
-) -> AsyncArcade:
-    """An arcadepy client on the aiohttp transport, with at most ``connections`` open at once.
-
-    httpx-aiohttp maps each request's timeout onto aiohttp (read -> sock_read, connect -> sock_connect,
-    pool -> connect, i.e. a free connection plus connecting; write has none) and aiohttp's connection
-    errors to httpx.ConnectTimeout: arcadepy raises APITimeoutError for a refused or dropped connection.
-    Constant headers (11 of a poll's 15) are the aiohttp session's defaults, shared by all requests, not
-    rebuilt by arcadepy, httpx and aiohttp for each: 5.2 KB less per open long-poll (bench.pollmem, 5,000
-    polls: 30.8 -> 25.6 KB), the same headers on the wire. Authorization stays per request (httpx drops
-    it on a redirect to another origin).
-    """
-    shared: CIMultiDict[str] = CIMultiDict()  # filled below, before a first request opens the session
-    connector = functools.partial(aiohttp.TCPConnector, limit=connections, keepalive_timeout=KEEPALIVE, ssl=tls)
-    transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(connector=connector(), headers=shared))
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)  # proxies only
-    http = DefaultAioHttpClient(verify=tls, limits=limits, transport=transport)
-    client = AsyncArcade(api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout, http_client=http)
-    constant = {k: v for k, v in client.default_headers.items() if isinstance(v, str) and k not in PER_REQUEST}
-    # istr names: aiohttp copies them into each request without lower-casing them again (1.7 KB of 5.2)
-    shared.extend((istr(k), v) for k, v in http.headers.items())  # httpx's: Accept-Encoding, Connection..
-    shared.update({istr(k): v for k, v in constant.items()})  # then arcadepy's, replacing Accept, User-Agent
-    http.headers.clear()
-    # arcadepy drops Omit values from default headers (its default_headers is dict[str, str | Omit])
-    return client.with_options(default_headers=cast(dict[str, str], dict.fromkeys(constant, omit)))
 
 
 class Arcade:

@@ -4,8 +4,8 @@ A flow starts with Arcade's ``authorize``. If the user must consent, the flow is
 store and a waiter task long-polls Arcade (``status?wait=…``, at most 59 s a call) until the flow
 completes, fails, or reaches its deadline. Errors while waiting (timeouts, 5xx, 429, dropped
 connections) are retried with capped, jittered backoff until the deadline. When the flow ends,
-its pending row becomes an outbox row in one transaction and ``on_finished`` is called; the
-caller decides what the user is told. At start-up ``resume`` restarts a waiter for every
+its pending row becomes an outbox row in one transaction and the callback set with
+``deliver_to`` is called; the caller decides what the user is told. At start-up ``resume`` restarts a waiter for every
 pending row, so a restart loses nobody.
 
 The caller passes ``reply``, an opaque string saved with the flow (the Slack layer stores where
@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from bot.arcade import MAX_WAIT, Arcade
-from bot.backoff import backoff_delay
 from bot.errors import BotError
-from bot.models import Authorized, SlackUser
-from bot.store import OutboxItem, PendingFlow, Store
+from bot.models import Authorized, OutboxItem, Outcome, PendingFlow, SlackUser
+from bot.retry import backoff_delay, jitter
+from bot.store import Store
+from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ MIN_POLL_INTERVAL = 1.0  # never re-poll faster than this, even if Arcade answer
 def _poll_wait() -> float:
     """A long-poll length a little below Arcade's maximum, jittered so that users who started
     together do not all renew together."""
-    return MAX_WAIT - random.uniform(0.0, 9.0)  # noqa: S311 - spreading load, not cryptography
+    return MAX_WAIT - jitter.uniform(0.0, 9.0)
 
 
 OnFinished = Callable[[OutboxItem, Authorized | None], Awaitable[None]]
@@ -57,16 +58,19 @@ class AuthFlows:
         store: Store,
         *,
         timeout_seconds: float,
-        on_finished: OnFinished,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._arcade = arcade
         self._store = store
         self._timeout = timeout_seconds
-        self._on_finished = on_finished
+        self._on_finished: OnFinished | None = None
         self._clock = clock
         self._waiting: dict[SlackUser, str] = {}  # user -> auth id being waited on
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background()
+
+    def deliver_to(self, on_finished: OnFinished) -> None:
+        """Where finished flows go (their outbox item is already durable). Set once, before ``resume``."""
+        self._on_finished = on_finished
 
     @property
     def waiting(self) -> int:
@@ -104,19 +108,15 @@ class AuthFlows:
 
     async def close(self) -> None:
         """Stop waiting. Pending rows stay in the store and are resumed at the next start."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def _spawn(self, flow: PendingFlow) -> None:
-        task = asyncio.create_task(self._watch(flow), name=f"auth-wait-{flow.auth_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._watch(flow), name=f"auth-wait-{flow.auth_id}")
 
     async def _watch(self, flow: PendingFlow) -> None:
         try:
             outcome = await self.wait(flow)
-            kind = "completed" if isinstance(outcome, Authorized) else outcome
+            kind: Outcome = "completed" if isinstance(outcome, Authorized) else outcome
             item = await self._store.finish(flow.user, flow.auth_id, kind)
         except asyncio.CancelledError:
             raise
@@ -130,9 +130,12 @@ class AuthFlows:
             return
         took = self._clock() - flow.created_at
         log.info("auth.%s user=%s auth_id=%s after=%.1fs", kind, flow.user.arcade_id, flow.auth_id, took)
+        if self._on_finished is None:
+            log.error("auth.undelivered id=%d: no delivery set; the outbox keeps it for the next start", item.id)
+            return
         await self._on_finished(item, outcome if isinstance(outcome, Authorized) else None)
 
-    async def wait(self, flow: PendingFlow) -> Authorized | str:
+    async def wait(self, flow: PendingFlow) -> Authorized | Literal["failed", "expired"]:
         """Long-poll until completed (``Authorized``), ``"failed"`` or ``"expired"``."""
         attempt = 0
         while True:

@@ -5,7 +5,7 @@ The composition root picks one, by ``ARCADE_USER_VERIFIER``:
 * ``custom`` -> :func:`slack_ids`: ``slack:<team_id>:<user_id>``. Namespaced (a Slack user id is
   unique only inside its workspace), stable, and no personal data. The bot's own verifier proves
   the browser belongs to that Slack user (``bot.verifier``).
-* ``arcade`` -> :class:`SlackEmails`: the user's Slack profile email (``users.info``, which needs
+* ``arcade`` -> ``bot.slack.emails.SlackEmails``: the user's Slack profile email (``users.info``, which needs
   the ``users:read`` and ``users:read.email`` scopes). Arcade's default verifier binds the grant
   to the Arcade account signed in to the browser and requires ``user_id`` to be that account's
   email, so this mode only works for people who are members of the Arcade project.
@@ -13,20 +13,9 @@ The composition root picks one, by ``ARCADE_USER_VERIFIER``:
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
 from typing import Protocol
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.errors import IdentityUnavailable
 from bot.models import SlackUser
-
-log = logging.getLogger(__name__)
-
-EMAIL_CACHE_SECONDS = 900.0
 
 
 class ArcadeIdentity(Protocol):
@@ -38,44 +27,3 @@ class ArcadeIdentity(Protocol):
 async def slack_ids(user: SlackUser) -> str:
     """``slack:<team_id>:<user_id>`` (``SlackUser.arcade_id``)."""
     return user.arcade_id
-
-
-class SlackEmails:
-    """The Slack profile email, read with ``users.info`` and cached for a while."""
-
-    def __init__(
-        self, client: AsyncWebClient, *, ttl: float = EMAIL_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._client = client
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[SlackUser, tuple[str, float]] = {}
-
-    async def __call__(self, user: SlackUser, /) -> str:
-        now = self._clock()
-        cached = self._cache.get(user)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            response = await self._client.users_info(user=user.user_id, team_id=user.team_id)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or "unknown")
-            log.warning("identity.users_info_failed user=%s error=%s", user.arcade_id, error)
-            if error == "missing_scope":
-                raise IdentityUnavailable(
-                    "users.info needs users:read and users:read.email",
-                    user_message=(
-                        "This bot runs in Arcade's development mode, which needs your Slack email, but it may not "
-                        "read emails. Please tell whoever runs it to add the users:read.email scope."
-                    ),
-                ) from None
-            raise IdentityUnavailable(f"users.info answered {error}") from None
-        profile = (response.get("user") or {}).get("profile") or {}
-        email = profile.get("email")
-        if not isinstance(email, str) or "@" not in email:
-            log.warning("identity.no_email user=%s", user.arcade_id)
-            raise IdentityUnavailable("no email in the Slack profile")
-        email = email.strip()
-        self._cache = {u: v for u, v in self._cache.items() if v[1] > now}
-        self._cache[user] = (email, now + self._ttl)
-        return email

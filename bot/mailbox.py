@@ -14,8 +14,8 @@ from bot.arcade import Arcade
 from bot.authflow import AuthFlows, Prompt
 from bot.errors import GmailAuthError
 from bot.gmail import Gmail
-from bot.models import Authorized, Label, SlackUser
-from bot.store import AuditEvent, Store
+from bot.models import AccountState, Authorized, Label, SlackUser
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +24,6 @@ log = logging.getLogger(__name__)
 class Labels:
     labels: list[Label]
     email: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountState:
-    """What a user's connection looks like: Arcade's grant, our pending flow, their audit trail."""
-
-    email: str | None
-    scopes: tuple[str, ...] | None  # None: not connected
-    since: float | None
-    last_used: float | None
-    pending_until: float | None
-    history: list[AuditEvent]
 
 
 class Mailbox:

@@ -66,3 +66,63 @@ class Message:
 
     def as_payload(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": list(self.blocks)}
+
+
+# Closed sets of words, checked by mypy.
+Outcome = Literal["completed", "failed", "expired"]  # how an authorization flow ends; also the outbox kinds
+AuditName = Literal[
+    "requested",
+    "prompted",
+    "completed",
+    "failed",
+    "expired",
+    "disconnected",
+    "delivery_sent",
+    "labels_sent",
+]
+VerifierMode = Literal["custom", "arcade"]  # ARCADE_USER_VERIFIER; see bot/identity.py
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFlow:
+    """An authorization the user has not finished yet: the waiter's durable state."""
+
+    user: SlackUser
+    auth_id: str
+    url: str
+    reply: str  # opaque outside the Slack layer: its note of where to answer
+    created_at: float
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """What a user is owed once their flow ended."""
+
+    id: int
+    user: SlackUser
+    kind: Outcome
+    reply: str
+    created_at: float
+    attempts: int = 0  # > 0: an earlier send may have reached Slack before a crash
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of a user's audit trail."""
+
+    event: AuditName
+    detail: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What a user's connection looks like: Arcade's grant, our pending flow, their audit trail."""
+
+    email: str | None
+    scopes: tuple[str, ...] | None  # None: not connected
+    since: float | None
+    last_used: float | None
+    pending_until: float | None
+    history: list[AuditEvent]

@@ -1,4 +1,4 @@
-"""bot.arcade.new_client: what goes on the wire is arcadepy's own headers, each exactly once."""
+"""bot.arcade_client.new_client: what goes on the wire is arcadepy's own headers, each exactly once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from arcadepy import AsyncArcade
 
-from bot.arcade import new_client
+from bot.arcade_client import new_client
 
 STATUS = {"id": "ac_1", "status": "pending", "url": "https://auth.example/ac_1"}
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.listeners import ACTIONS
+from bot.slack.listeners import ACTIONS
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.fakes.slack import Ack
 from tests.support import GMAIL_SCOPE, label_lists, prompts

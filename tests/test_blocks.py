@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot import blocks
 from bot.models import Label, Message
+from bot.slack import messages as blocks
+from bot.slack.kit import escape
 
 URL = "https://cloud.arcade.dev/api/v1/oauth/authorize?state=abc&client=xyz"
 EXPIRES = 1_700_000_700  # 2023-11-14 22:25:00 UTC
@@ -46,7 +47,7 @@ def user_labels(count: int, *, long: bool = False) -> list[Label]:
 
 
 def test_escape_follows_slack_rules() -> None:
-    assert blocks.escape("a & b <c> &amp;") == "a &amp; b &lt;c&gt; &amp;amp;"
+    assert escape("a & b <c> &amp;") == "a &amp; b &lt;c&gt; &amp;amp;"
 
 
 @pytest.mark.parametrize("again", [False, True])

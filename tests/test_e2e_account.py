@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
 from bot.config import GMAIL_SCOPE
+from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.test_e2e_connect import wait_for_labels, wait_for_prompt
 

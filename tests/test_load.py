@@ -9,7 +9,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.work import LIMIT as AFTER_ACK_LIMIT
+from bot.slack.work import LIMIT as AFTER_ACK_LIMIT
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
 

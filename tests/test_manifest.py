@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bot import listeners
+from bot.slack import listeners
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 # Slack subscription names -> the event type Bolt's listeners see.

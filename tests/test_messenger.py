@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Message, SlackUser
-from bot.slack import Messenger
+from bot.slack.sender import Messenger
 from tests.fakes.slack import FakeSlack
 
 ALICE = SlackUser("T0000000001", "U0ALICE0001")

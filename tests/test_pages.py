@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.pages import APP_NAME, PAGES, Branding, page
+from bot.verifier.pages import APP_NAME, PAGES, Branding, page
 
 BRAND = Branding(workspace="Acme Corp")
 

@@ -20,13 +20,14 @@ import httpx
 import pytest
 
 from bot import authflow
-from bot.arcade import Arcade, new_client
+from bot.arcade import Arcade
+from bot.arcade_client import new_client
 from bot.authflow import AuthFlows
-from bot.backoff import backoff_delay
 from bot.config import GMAIL_SCOPE
 from bot.errors import ArcadeUnavailable
-from bot.models import Authorized, NeedsConsent, SlackUser
-from bot.store import PendingFlow, Store
+from bot.models import Authorized, NeedsConsent, PendingFlow, SlackUser
+from bot.retry import backoff_delay
+from bot.store import Store
 from tests.conftest import ALICE, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.fakes.arcade import FakeArcade
 from tests.support import label_lists, prompts
@@ -49,7 +50,8 @@ async def _no_callback(*_: Any) -> None:
 
 
 async def _flow(arcade: Arcade, store: Store, seconds: float) -> tuple[AuthFlows, PendingFlow]:
-    flows = AuthFlows(arcade, store, timeout_seconds=int(seconds), on_finished=_no_callback)
+    flows = AuthFlows(arcade, store, timeout_seconds=int(seconds))
+    flows.deliver_to(_no_callback)
     consent = await arcade.authorize(USER)
     assert isinstance(consent, NeedsConsent)
     now = time.time()

@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from bot.models import SlackUser
-from bot.store import PendingFlow, Store
+from bot.models import PendingFlow, SlackUser
+from bot.store import Store
 
 USERS = [SlackUser("T0000000001", f"U0CONC{n:05d}") for n in range(50)]
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.signing import StateError, StateSigner, fingerprint
+from bot.verifier.state import StateError, StateSigner, fingerprint
 
 SECRET = "s" * 32
 

@@ -4,8 +4,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from bot.models import SlackUser
-from bot.store import MIGRATIONS, PendingFlow, Store
+from bot.models import PendingFlow, SlackUser
+from bot.store import MIGRATIONS, Store
 
 ALICE = SlackUser("T0000000001", "U0000000001")
 BOB = SlackUser("T0000000001", "U0000000002")

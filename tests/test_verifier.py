@@ -10,10 +10,10 @@ import pytest
 
 from bot.arcade import Arcade
 from bot.config import GMAIL_SCOPE
-from bot.pages import APP_NAME, Branding
-from bot.signin import SlackSignIn
-from bot.signing import StateSigner
 from bot.verifier import COOKIE, Redirect, Shown, Verifier
+from bot.verifier.pages import APP_NAME, Branding
+from bot.verifier.signin import SlackSignIn
+from bot.verifier.state import StateSigner
 from tests.conftest import ALICE, BOB, VERIFIER_SECRET, World, arcade_user
 from tests.fakes.arcade_verify import USER_MISMATCH, Confirmation
 from tests.verify_support import (

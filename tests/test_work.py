@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from bot.errors import BotError
-from bot.work import AfterAck
+from bot.slack.work import AfterAck
 
 
 class Reports:

@@ -4,7 +4,7 @@
 migrations; ``queries`` is the ``Store`` the rest of the bot talks to.
 """
 
-from bot.store.queries import AuditEvent, OutboxItem, PendingFlow, Store
+from bot.store.queries import Store
 from bot.store.schema import MIGRATIONS
 
-__all__ = ["MIGRATIONS", "AuditEvent", "OutboxItem", "PendingFlow", "Store"]
+__all__ = ["MIGRATIONS", "Store"]

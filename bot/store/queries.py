@@ -20,42 +20,15 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from bot.models import SlackUser
+from bot.models import AuditEvent, AuditName, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.store.database import Database
 from bot.store.schema import prepare
 
 EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
 _PENDING_COLUMNS = "team_id, user_id, auth_id, url, reply, created_at, deadline"
-
-
-@dataclass(frozen=True, slots=True)
-class PendingFlow:
-    user: SlackUser
-    auth_id: str
-    url: str
-    reply: str  # opaque to the store: the Slack layer's note of where to answer
-    created_at: float
-    deadline: float
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    id: int
-    user: SlackUser
-    kind: str
-    reply: str
-    created_at: float
-    attempts: int = 0  # > 0: an earlier send may have reached Slack before a crash
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    event: str
-    detail: str
-    at: float
 
 
 class Store:
@@ -73,6 +46,13 @@ class Store:
             os.chmod(path, 0o600)
         async with Database.open(path, prepare) as db:
             yield cls(db, clock)
+
+    async def ping(self) -> bool:
+        """True when the database answers a query."""
+        try:
+            return await self._db.read(lambda db: db.execute("SELECT 1").fetchone() == (1,))
+        except sqlite3.Error:
+            return False
 
     async def get_pending(self, user: SlackUser) -> PendingFlow | None:
         def query(db: sqlite3.Connection) -> PendingFlow | None:
@@ -108,7 +88,7 @@ class Store:
             )
         )
 
-    async def finish(self, user: SlackUser, auth_id: str, kind: str) -> OutboxItem | None:
+    async def finish(self, user: SlackUser, auth_id: str, kind: Outcome) -> OutboxItem | None:
         """End the pending flow ``auth_id`` and owe the user a ``kind`` message, atomically.
 
         Returns None when that flow is no longer pending (another waiter or a newer flow won).
@@ -138,7 +118,10 @@ class Store:
                 "SELECT id, team_id, user_id, kind, reply, created_at, attempts FROM outbox"
                 " WHERE sent_at IS NULL ORDER BY id"
             ).fetchall()
-            return [OutboxItem(int(r[0]), SlackUser(r[1], r[2]), r[3], r[4], float(r[5]), int(r[6])) for r in rows]
+            return [
+                OutboxItem(int(r[0]), SlackUser(r[1], r[2]), cast(Outcome, r[3]), r[4], float(r[5]), int(r[6]))
+                for r in rows
+            ]
 
         return await self._db.read(query)
 
@@ -157,7 +140,7 @@ class Store:
 
         await self._db.write(statement)
 
-    async def audit(self, user: SlackUser, event: str, detail: str = "") -> None:
+    async def audit(self, user: SlackUser, event: AuditName, detail: str = "") -> None:
         """Append to the user's audit trail. Never pass tokens or message contents here."""
         now = self._clock()
         await self._db.write(lambda db: _insert_audit(db, user, event, detail, now))
@@ -169,11 +152,11 @@ class Store:
                 " ORDER BY at DESC, id DESC LIMIT ?",
                 (user.team_id, user.user_id, limit),
             ).fetchall()
-            return [AuditEvent(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+            return [AuditEvent(cast(AuditName, r[0]), str(r[1]), float(r[2])) for r in rows]
 
         return await self._db.read(query)
 
-    async def last_audit(self, user: SlackUser, events: tuple[str, ...]) -> AuditEvent | None:
+    async def last_audit(self, user: SlackUser, events: tuple[AuditName, ...]) -> AuditEvent | None:
         marks = ",".join("?" * len(events))
 
         def query(db: sqlite3.Connection) -> AuditEvent | None:
@@ -182,7 +165,7 @@ class Store:
                 " ORDER BY at DESC, id DESC LIMIT 1",
                 (user.team_id, user.user_id, *events),
             ).fetchone()
-            return AuditEvent(str(row[0]), str(row[1]), float(row[2])) if row else None
+            return AuditEvent(cast(AuditName, row[0]), str(row[1]), float(row[2])) if row else None
 
         return await self._db.read(query)
 
@@ -204,7 +187,7 @@ class Store:
         return await self._db.write(statement)
 
 
-def _insert_audit(db: sqlite3.Connection, user: SlackUser, event: str, detail: str, at: float) -> None:
+def _insert_audit(db: sqlite3.Connection, user: SlackUser, event: AuditName, detail: str, at: float) -> None:
     db.execute(
         "INSERT INTO audit (team_id, user_id, event, detail, at) VALUES (?, ?, ?, ?, ?)",
         (user.team_id, user.user_id, event, detail, at),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.listeners import actions, commands, events
+from bot.slack.listeners import actions, commands, events
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Deps
+    from bot.slack.deps import Deps
 
 
 # What the listeners handle; manifest.yml must subscribe to exactly these (tests check it).

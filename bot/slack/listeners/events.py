@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from bot.payloads import who_and_where
+from bot.slack.payloads import who_and_where
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Deps
+    from bot.slack.deps import Deps
 
 # Whole message, optionally after a mention: "labels", "@bot labels", "Labels?"
 LABELS_REQUEST = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)?labels?\s*[.!?]*\s*$", re.IGNORECASE)

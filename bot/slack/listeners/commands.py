@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import blocks, home
-from bot.payloads import who_and_where
+from bot.slack import home, messages
+from bot.slack.payloads import who_and_where
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Deps
+    from bot.slack.deps import Deps
 
 COMMAND = "/connect-gmail"
 
@@ -29,7 +29,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         if word not in ("", "status"):
             # Never echo the text back: it could hold mentions or markup.
-            await ack(**blocks.usage().as_payload())
+            await ack(**messages.usage().as_payload())
             return
         await ack()
         user, reply = who_and_where(command, deps.clock())

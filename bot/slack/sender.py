@@ -16,28 +16,28 @@ a crash the DM's history tells whether Slack already accepted one, which no othe
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import ClientSession
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.backoff import backoff_delay
 from bot.models import Message, SlackUser
+from bot.retry import backoff_delay
+from bot.slack.errors import slack_error
+from bot.slack.reply import Reply
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ RESPONSE_URL_LIFETIME = 29 * 60
 DM_MEMORY = 10_000
 # Refusals that say "not now" rather than "never": the same call is tried again after a pause.
 # (HTTP 429s never get here: the retry handlers have already waited them out.)
+# Slack also says them inside an HTTP 200 (``ok: false``), which slack_sdk's stock handlers do not read.
 _TRY_AGAIN = {"ratelimited", "rate_limited", "service_unavailable", "internal_error", "fatal_error", "request_timeout"}
-TRY_AGAIN_ATTEMPTS = 4  # Slack says 30 minutes; keep a minute of margin
+TRY_AGAIN_RETRIES = 3  # ~1 s, 2 s, 4 s
 # Errors after which the next route may still reach the user.
 _FALL_THROUGH = {
     "channel_not_found",
@@ -62,37 +63,40 @@ _FALL_THROUGH = {
 }
 
 
+class _Backoff(RetryIntervalCalculator):
+    """The bot's own backoff (``bot.retry``): ~1 s, 2 s, 4 s, jittered from the bot's own generator."""
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return backoff_delay(current_attempt)
+
+
+class NotNowRetryHandler(AsyncRetryHandler):
+    """Retries a Web API call that Slack answered ``ok: false`` with a "not now" error in an HTTP 200."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        body = response.body if response is not None and response.status_code == 200 else None
+        if isinstance(body, dict) and body.get("ok") is False and body.get("error") in _TRY_AGAIN:
+            log.info("slack.try_again error=%s attempt=%d", body.get("error"), state.current_attempt + 1)
+            return True
+        return False
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
-    """Retries for every Slack call: connection errors, 429 (honouring Retry-After), 500/503."""
+    """Retries for every Slack call: connection errors, 429 (honouring Retry-After), 500/503, and
+    ``ok: false`` answers that mean "not now"."""
     return [
         AsyncConnectionErrorRetryHandler(max_retry_count=2),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=2),
+        NotNowRetryHandler(max_retry_count=TRY_AGAIN_RETRIES, interval_calculator=_Backoff()),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """Where to answer a user: saved with a pending flow as JSON, so it survives restarts."""
-
-    channel_id: str | None = None
-    response_url: str | None = None
-    issued_at: float = 0.0
-
-    def dumps(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def loads(cls, text: str) -> Reply:
-        try:
-            data = json.loads(text)
-            return cls(
-                channel_id=data.get("channel_id"),
-                response_url=data.get("response_url"),
-                issued_at=float(data.get("issued_at", 0.0)),
-            )
-        except (ValueError, TypeError, AttributeError):
-            return cls()
 
 
 class Messenger:
@@ -112,10 +116,8 @@ class Messenger:
         channel = reply.channel_id
         if channel and not channel.startswith("D"):
             try:
-                await _again_later(
-                    lambda: self._client.chat_postEphemeral(
-                        channel=channel, user=user.user_id, team_id=user.team_id, **message.as_payload()
-                    )
+                await self._client.chat_postEphemeral(
+                    channel=channel, user=user.user_id, team_id=user.team_id, **message.as_payload()
                 )
                 return "ephemeral"
             except SlackApiError as exc:
@@ -146,20 +148,18 @@ class Messenger:
             )
 
         try:
-            await _again_later(lambda: post(dm))
+            await post(dm)
         except SlackApiError as exc:
             if not (remembered and slack_error(exc) == "channel_not_found"):
                 raise
             self._dms.pop(user, None)  # a remembered DM Slack no longer knows: ask once more
             fresh = await self._dm(user)
-            await _again_later(lambda: post(fresh))
+            await post(fresh)
 
     async def _dm(self, user: SlackUser) -> str:
         dm = self._dms.get(user)
         if dm is None:
-            opened = await _again_later(
-                lambda: self._client.conversations_open(users=user.user_id, team_id=user.team_id)
-            )
+            opened = await self._client.conversations_open(users=user.user_id, team_id=user.team_id)
             dm = self._dms[user] = str(opened["channel"]["id"])
             if len(self._dms) > DM_MEMORY:
                 del self._dms[next(iter(self._dms))]
@@ -196,26 +196,3 @@ class Messenger:
             log.info("slack.fallback route=response_url status=%s", response.status_code)
             return False
         return True
-
-
-async def _again_later(call: Callable[[], Awaitable[AsyncSlackResponse]]) -> AsyncSlackResponse:
-    """Run a Web API call, pausing and trying again while Slack answers "not now"."""
-    attempt = 0
-    while True:
-        try:
-            return await call()
-        except SlackApiError as exc:
-            attempt += 1
-            if slack_error(exc) not in _TRY_AGAIN or attempt >= TRY_AGAIN_ATTEMPTS:
-                raise
-            delay = backoff_delay(attempt - 1)
-            log.info("slack.try_again error=%s in=%.1fs", slack_error(exc), delay)
-        await asyncio.sleep(delay)
-
-
-def slack_error(exc: SlackApiError) -> str:
-    """The ``error`` code of a Web API failure, e.g. ``channel_not_found``."""
-    try:
-        return str(exc.response["error"])
-    except (KeyError, TypeError):
-        return "unknown"

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.blocks import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
 from bot.models import SlackUser
-from bot.payloads import who_and_where
-from bot.slack import Reply
+from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
+from bot.slack.payloads import who_and_where
+from bot.slack.reply import Reply
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Deps
+    from bot.slack.deps import Deps
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -3,12 +3,12 @@
 After Google's consent Arcade sends the browser to ``GET /arcade/verify?flow_id=…`` (its only
 parameter). The verifier:
 
-1. ``begin``: parks ``flow_id`` and a ``nonce`` in a signed ten-minute ``state`` (``bot.signing``),
+1. ``begin``: parks ``flow_id`` and a ``nonce`` in a signed ten-minute ``state`` (``bot.verifier.state``),
    binds that state to this browser with an HttpOnly cookie (only its digest is in the state), and
    303s to Sign in with Slack.
 2. ``finish`` (``GET /arcade/verify/callback``): opens the state once (expired, tampered and replayed
    states are refused), checks the cookie, exchanges Slack's code for the signed-in user
-   (``bot.signin``), calls Arcade ``confirm_user(flow_id, slack:<team>:<user>)`` at once, and on success
+   (``bot.verifier.signin``), calls Arcade ``confirm_user(flow_id, slack:<team>:<user>)`` at once, and on success
    303s the browser to Arcade's ``next_uri`` exactly once, which finalises the grant. It never waits for
    completion: the Slack side's own long-poll notices it and delivers the labels.
 
@@ -19,7 +19,6 @@ answers ``user_mismatch``, nothing is connected, and the owner's flow keeps wait
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import re
@@ -28,18 +27,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp import web
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.arcade import Arcade
-from bot.config import Settings
 from bot.errors import BotError, UserMismatch, VerificationClosed
 from bot.models import SlackUser
-from bot.pages import Branding, Kind, Page, page
-from bot.signin import SignInError, SlackSignIn
-from bot.signing import StateError, StateSigner, fingerprint
+from bot.verifier.pages import Branding, Kind, Page, page
+from bot.verifier.signin import SignInError, SlackSignIn
+from bot.verifier.state import StateError, StateSigner, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +43,7 @@ _FLOW_ID = re.compile(r"^[A-Za-z0-9._:~-]{1,200}$")
 # Identity is learnt from Slack, never from the link; a link carrying any of these was tampered with.
 _IDENTITY_HINTS = ("user_id", "user", "email", "sub", "login_hint", "team_id")
 _STATE_PAGES: dict[str, Kind] = {"expired": "state_expired", "replayed": "state_replayed"}
-_HEADERS = {
+HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -158,79 +151,6 @@ class Verifier:
 
     async def _show(self, kind: Kind) -> Shown:
         return Shown(page(kind, await self._branding()), clear_cookie=True)
-
-
-class WorkspaceBranding:
-    """The app and workspace named on every page; the workspace comes from ``auth.test``, once."""
-
-    def __init__(self, client: AsyncWebClient, *, timeout: float = 3.0) -> None:
-        self._client = client
-        self._timeout = timeout
-        self._known: Branding | None = None
-
-    async def __call__(self) -> Branding:
-        if self._known is None:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    response = await self._client.auth_test()
-            except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                log.info("verify.branding_unavailable error=%s", type(exc).__name__)
-                return Branding()  # asked again next time
-            name, team_id = response.get("team"), response.get("team_id")
-            self._known = Branding(
-                workspace=name if isinstance(name, str) and name else None,
-                team_id=team_id if isinstance(team_id, str) and team_id else None,
-            )
-        return self._known
-
-
-def build(settings: Settings, *, arcade: Arcade, session: aiohttp.ClientSession, client: AsyncWebClient) -> Verifier:
-    """The verifier for ``ARCADE_USER_VERIFIER=custom`` (``Settings.from_env`` made sure all is set)."""
-    public_url, client_id = settings.public_url or "", settings.slack_client_id or ""
-    client_secret, secret = settings.slack_client_secret or "", settings.verifier_secret or ""
-    signin = SlackSignIn(
-        session,
-        slack_api_url=settings.slack_api_url,
-        client_id=client_id,
-        client_secret=client_secret,
-        redirect_uri=public_url + CALLBACK_PATH,
-    )
-    return Verifier(
-        arcade=arcade,
-        signin=signin,
-        signer=StateSigner(secret),
-        public_url=public_url,
-        branding=WorkspaceBranding(client),
-    )
-
-
-def add_routes(app: web.Application, verifier: Verifier) -> None:
-    """Serve ``verifier`` at ``/arcade/verify`` and ``/arcade/verify/callback`` on ``app``."""
-
-    async def begin(request: web.Request) -> web.Response:
-        return _respond(await verifier.begin(request.query), verifier)
-
-    async def finish(request: web.Request) -> web.Response:
-        return _respond(await verifier.finish(request.query, request.cookies.get(COOKIE)), verifier)
-
-    app.router.add_get(VERIFY_PATH, begin)
-    app.router.add_get(CALLBACK_PATH, finish)
-
-
-def _respond(outcome: Outcome, verifier: Verifier) -> web.Response:
-    if isinstance(outcome, Redirect):
-        response = web.Response(status=303, headers={**_HEADERS, "Location": outcome.location})
-    else:
-        response = web.Response(
-            status=outcome.page.status, text=outcome.page.html, content_type="text/html", headers=_HEADERS
-        )
-    path, secure = verifier.cookie_path, verifier.secure_cookie
-    if isinstance(outcome, Redirect) and outcome.cookie is not None:
-        value, max_age = outcome.cookie, verifier.cookie_max_age
-        response.set_cookie(COOKIE, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="Lax")
-    elif isinstance(outcome, Redirect) or outcome.clear_cookie:
-        response.del_cookie(COOKIE, path=path, secure=secure, httponly=True, samesite="Lax")
-    return response
 
 
 def _short(flow_id: str) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from bot.labels import Arranged, Line, arrange
 from bot.models import Label, Message
+from bot.slack.kit import Block, actions, button, context, escape, note, plural, section
 
 OPEN_AUTH_ACTION = "connect_gmail_open"  # the Authorize link button
 START_ACTION = "connect_gmail_start"  # Get a new link / Try again / Connect: a fresh flow for the clicker
@@ -26,39 +26,7 @@ PROBLEM_LIMIT = 500  # characters of an error message, before escaping
 DEPTH_LIMIT = 8  # indentation stops growing here
 INDENT = "\u2003"  # em space: Slack keeps it where it would collapse ordinary leading spaces
 
-Block = dict[str, Any]
 Item = tuple[str, bool]  # a rendered line, and whether it counts as a label
-
-
-def escape(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` the way Slack's mrkdwn requires (``&`` first)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _note(text: str) -> Message:
-    """A one-section message whose fallback is the same text."""
-    return Message(text=text, blocks=(_section(text),))
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def button(text: str, action_id: str, *, style: str | None = None, url: str | None = None) -> Block:
-    element: Block = {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": text}}
-    if style:
-        element["style"] = style
-    if url:
-        element["url"] = url
-    return element
 
 
 def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = False) -> Message:
@@ -80,9 +48,9 @@ def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = Fa
     return Message(
         text=fallback,
         blocks=(
-            _section(body),
-            {"type": "actions", "elements": [authorize]},
-            _context(f"This link is valid until <!date^{expires_at}^{{time}}|{until}>"),
+            section(body),
+            actions(authorize),
+            context(f"This link is valid until <!date^{expires_at}^{{time}}|{until}>"),
         ),
     )
 
@@ -92,25 +60,23 @@ def connected(email: str | None, *, labels_in_dm: bool = False) -> Message:
     text = ":white_check_mark: Gmail connected" + (f" as {escape(email)}" if email else "")
     if labels_in_dm:
         text += ". Your labels are in your direct messages with me."
-    return _note(text)
+    return note(text)
 
 
 def failed() -> Message:
     """Authorization was declined or failed; the button starts a fresh flow for whoever clicks."""
     text = ":x: Authorization was declined or failed."
-    return Message(
-        text=text, blocks=(_section(text), {"type": "actions", "elements": [button("Try again", START_ACTION)]})
-    )
+    return Message(text=text, blocks=(section(text), actions(button("Try again", START_ACTION))))
 
 
 def expired(minutes: int) -> Message:
     """The authorization link timed out; the button gets a fresh one."""
-    text = f":hourglass: Link expired: it was valid for {_plural(minutes, 'minute')}."
+    text = f":hourglass: Link expired: it was valid for {plural(minutes, 'minute')}."
     return Message(
         text=text,
         blocks=(
-            _section(text),
-            {"type": "actions", "elements": [button("Get a new link", START_ACTION, style="primary")]},
+            section(text),
+            actions(button("Get a new link", START_ACTION, style="primary")),
         ),
     )
 
@@ -123,29 +89,29 @@ def usage() -> Message:
         "`/connect-gmail help` explains what I can read.\n"
         "DM me `labels`, or mention me with `labels`, to list them again."
     )
-    return Message(text="Use /connect-gmail, /connect-gmail help, or send me `labels`.", blocks=(_section(text),))
+    return Message(text="Use /connect-gmail, /connect-gmail help, or send me `labels`.", blocks=(section(text),))
 
 
 def problem(text: str) -> Message:
     """A short, friendly error; ``text`` is one of our own messages, escaped anyway."""
     text = text.strip() or "Something went wrong."
-    return _note(f":warning: {escape(_cut(text, PROBLEM_LIMIT))}")
+    return note(f":warning: {escape(_cut(text, PROBLEM_LIMIT))}")
 
 
 def labels(labels: Sequence[Label], *, email: str | None = None) -> Message:
     """The user's labels like Gmail's sidebar, packed to stay within Slack's limits."""
     arranged = arrange(labels)
     count = arranged.count
-    footer = f"{_plural(count, 'label')} · {escape(email) + ' · ' if email else ''}read-only via Arcade"
+    footer = f"{plural(count, 'label')} · {escape(email) + ' · ' if email else ''}read-only via Arcade"
     header: Block = {"type": "header", "text": {"type": "plain_text", "text": "Your Gmail labels"}}
     if count == 0:
         empty = "No labels found in your Gmail."
-        return Message(text=empty, blocks=(header, _section(f"{empty} :mailbox_with_no_mail:"), _context(footer)))
+        return Message(text=empty, blocks=(header, section(f"{empty} :mailbox_with_no_mail:"), context(footer)))
     texts, omitted = _pack(_groups(arranged), MAX_BLOCKS - 3)  # header, "more" note, footer
-    blocks = [header, *(_section(text) for text in texts)]
+    blocks = [header, *(section(text) for text in texts)]
     if omitted:
-        blocks.append(_context(f"…and {_plural(omitted, 'more label')} not shown"))
-    blocks.append(_context(footer))
+        blocks.append(context(f"…and {plural(omitted, 'more label')} not shown"))
+    blocks.append(context(footer))
     return Message(text=f"Your Gmail labels ({count})", blocks=tuple(blocks))
 
 

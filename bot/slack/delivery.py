@@ -16,14 +16,17 @@ from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, home
 from bot.authflow import Prompt
-from bot.backoff import backoff_delay
 from bot.errors import BotError
 from bot.mailbox import Labels, Mailbox
-from bot.models import Authorized, Message, SlackUser
-from bot.slack import Messenger, Reply, slack_error
-from bot.store import OutboxItem, Store
+from bot.models import Authorized, Message, OutboxItem, SlackUser
+from bot.retry import backoff_delay
+from bot.slack import home, messages
+from bot.slack.errors import slack_error
+from bot.slack.reply import Reply
+from bot.slack.sender import Messenger
+from bot.store import Store
+from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class Delivery:
         self._store = store
         self._timeout = timeout_seconds
         self._home_viewers: set[SlackUser] = set()  # App Home is refreshed only for users who opened it
-        self._retries: set[asyncio.Task[None]] = set()
+        self._retries = Background()
 
     async def labels_or_prompt(self, user: SlackUser, reply: Reply, *, replace: bool = False) -> None:
         """Answer a request for labels: the labels now, or the link to authorize first.
@@ -59,7 +62,7 @@ class Delivery:
         """The user clicked the Authorize button: the prompt says we are waiting for them."""
         flow = await self._store.get_pending(user)
         if flow is not None:
-            await self._messenger.replace(reply, blocks.prompt(flow.url, int(flow.deadline), waiting=True))
+            await self._messenger.replace(reply, messages.prompt(flow.url, int(flow.deadline), waiting=True))
 
     async def status(self, user: SlackUser, reply: Reply) -> None:
         state = await self._mailbox.state(user)
@@ -79,7 +82,7 @@ class Delivery:
         await self._messenger.replace(reply, home.kept())
 
     async def problem(self, user: SlackUser, reply: Reply, text: str) -> None:
-        await self._messenger.send(user, reply, blocks.problem(text))
+        await self._messenger.send(user, reply, messages.problem(text))
 
     async def home_opened(self, user: SlackUser) -> None:
         self._home_viewers.add(user)
@@ -121,14 +124,10 @@ class Delivery:
             await asyncio.sleep(backoff_delay(item.attempts, base=RETRY_BASE, cap=RETRY_CAP))
             await self.finished(item, None)
 
-        task = asyncio.create_task(retry(), name=f"delivery-retry-{item.id}")
-        self._retries.add(task)
-        task.add_done_callback(self._retries.discard)
+        self._retries.spawn(retry(), name=f"delivery-retry-{item.id}")
 
     async def close(self) -> None:
-        for task in list(self._retries):
-            task.cancel()
-        await asyncio.gather(*self._retries, return_exceptions=True)
+        await self._retries.close()
 
     async def flush(self) -> int:
         """Deliver what a previous run owed but had not sent (called once at start-up)."""
@@ -146,10 +145,10 @@ class Delivery:
                 result = await self._mailbox.labels(item.user, item.reply, authorized)
             except BotError as exc:
                 log.warning("delivery.problem id=%d user=%s error=%s", item.id, item.user.arcade_id, exc)
-                return blocks.problem(exc.user_message), None
-            connected = blocks.connected(result.email, labels_in_dm=True) if isinstance(result, Labels) else None
+                return messages.problem(exc.user_message), None
+            connected = messages.connected(result.email, labels_in_dm=True) if isinstance(result, Labels) else None
             return self._message(result), connected
-        outcome = blocks.failed() if item.kind == "failed" else blocks.expired(math.ceil(self._timeout / 60))
+        outcome = messages.failed() if item.kind == "failed" else messages.expired(math.ceil(self._timeout / 60))
         return (None if await self._messenger.replace(reply, outcome) else outcome), None
 
     async def _publish_home(self, user: SlackUser) -> None:
@@ -162,8 +161,8 @@ class Delivery:
     @staticmethod
     def _message(result: Labels | Prompt) -> Message:
         if isinstance(result, Prompt):
-            return blocks.prompt(result.flow.url, int(result.flow.deadline), again=result.again)
-        return blocks.labels(result.labels, email=result.email)
+            return messages.prompt(result.flow.url, int(result.flow.deadline), again=result.again)
+        return messages.labels(result.labels, email=result.email)
 
 
 def _what(result: Labels | Prompt) -> str:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.blocks import CANCEL_ACTION, DISCONNECT_ACTION, START_ACTION, button, escape
 from bot.config import GMAIL_SCOPE
-from bot.models import Message
-from bot.store import AuditEvent
-
-Block = dict[str, Any]
+from bot.models import AuditEvent, Message
+from bot.slack.kit import Block, actions, button, context, escape, section
+from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, START_ACTION
 
 SCOPE_WORDS = {
     GMAIL_SCOPE: "read your Gmail (messages and labels), read-only",
@@ -39,10 +37,6 @@ def scope_words(scopes: tuple[str, ...]) -> list[str]:
     return [SCOPE_WORDS.get(scope, escape(scope)) for scope in scopes]
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
 def help_message() -> Message:
     text = (
         "*Gmail for Slack*\n"
@@ -54,7 +48,7 @@ def help_message() -> Message:
         "*Your connection:* `/connect-gmail status` shows it, `/connect-gmail disconnect` removes it. "
         "You can also revoke access in your Google Account under Security → Third-party access."
     )
-    return Message(text="What the Gmail bot does and how to disconnect", blocks=(_section(text),))
+    return Message(text="What the Gmail bot does and how to disconnect", blocks=(section(text),))
 
 
 def status_message(
@@ -75,7 +69,7 @@ def status_message(
     if pending_until is not None:
         lines.append(f":hourglass_flowing_sand: An authorization link is waiting for you until {when(pending_until)}.")
     text = "\n".join(lines)
-    return Message(text="Your Gmail connection", blocks=(_section(text),))
+    return Message(text="Your Gmail connection", blocks=(section(text),))
 
 
 def confirm_disconnect() -> Message:
@@ -83,11 +77,8 @@ def confirm_disconnect() -> Message:
         "*Disconnect Gmail?* Arcade will forget your Google authorization and I won't be able to read "
         "your labels until you connect again."
     )
-    actions = {
-        "type": "actions",
-        "elements": [button("Disconnect", DISCONNECT_ACTION, style="danger"), button("Cancel", CANCEL_ACTION)],
-    }
-    return Message(text="Disconnect Gmail?", blocks=(_section(text), actions))
+    buttons = actions(button("Disconnect", DISCONNECT_ACTION, style="danger"), button("Cancel", CANCEL_ACTION))
+    return Message(text="Disconnect Gmail?", blocks=(section(text), buttons))
 
 
 def disconnected(removed: int) -> Message:
@@ -96,12 +87,12 @@ def disconnected(removed: int) -> Message:
         if removed
         else "Gmail was not connected, so there was nothing to disconnect."
     )
-    return Message(text=text, blocks=(_section(text),))
+    return Message(text=text, blocks=(section(text),))
 
 
 def kept() -> Message:
     text = "OK, your Gmail stays connected."
-    return Message(text=text, blocks=(_section(text),))
+    return Message(text=text, blocks=(section(text),))
 
 
 def home_view(
@@ -117,7 +108,7 @@ def home_view(
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Your Gmail connection"}}]
     blocks.extend(status)
     if last_used is not None:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Last used {when(last_used)}"}]})
+        blocks.append(context(f"Last used {when(last_used)}"))
     if scopes is None:
         action = button("Connect Gmail", START_ACTION, style="primary")
     else:
@@ -129,12 +120,12 @@ def home_view(
             "deny": {"type": "plain_text", "text": "Cancel"},
             "style": "danger",
         }
-    blocks.append({"type": "actions", "elements": [action]})
+    blocks.append(actions(action))
     blocks.append({"type": "divider"})
-    blocks.append(_section("*Recent activity*"))
+    blocks.append(section("*Recent activity*"))
     if history:
         lines = [f"• {EVENT_WORDS.get(e.event, escape(e.event))} — {when(e.at)}" for e in history]
-        blocks.append(_section("\n".join(lines)))
+        blocks.append(section("\n".join(lines)))
     else:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Nothing yet."}]})
+        blocks.append(context("Nothing yet."))
     return {"type": "home", "blocks": blocks}

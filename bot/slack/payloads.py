@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.models import SlackUser
-from bot.slack import Reply
+from bot.slack.reply import Reply
 
 
 def who_and_where(body: dict[str, Any], now: float) -> tuple[SlackUser | None, Reply]:

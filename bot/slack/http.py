@@ -1,4 +1,4 @@
-"""The HTTP-mode web server: ``POST /slack/events`` (commands, events, interactivity) and ``/healthz``.
+"""HTTP mode: ``POST /slack/events`` (commands, events, interactivity), behind request guards.
 
 Guards sit in front of Bolt, because stock Bolt answers 500 where these answer 4xx:
 
@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
@@ -28,23 +29,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller
 
 
-def build_web_app(bolt: AsyncApp | None, *, health: Callable[[], Awaitable[bool]] | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-
-    async def healthz(_: web.Request) -> web.Response:
-        ok = await health() if health is not None else True
-        return web.json_response({"ok": ok}, status=200 if ok else 503)
-
-    app.router.add_get("/healthz", healthz)
-    if bolt is not None:
-        app.router.add_post(EVENTS_PATH, _events_handler(bolt))
-    return app
-
-
-def _events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         if not _verifiable(request.headers):
             log.info("http.rejected reason=malformed_signature_headers")
@@ -69,8 +56,7 @@ def _events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Res
             # ones). Answer like any other malformed request; the traceback goes to the log.
             log.exception("http.rejected reason=undispatchable_body bytes=%d", len(raw))
             return web.Response(status=400, text="invalid request body")
-        headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
-        return web.Response(status=response.status, body=response.body.encode("utf-8"), headers=headers)
+        return await to_aiohttp_response(response)
 
     return handle
 

@@ -29,6 +29,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.errors import slack_error
+
 log = logging.getLogger(__name__)
 
 SCOPE = "openid"
@@ -122,7 +124,7 @@ class SlackSignIn:
                 raise SignInError("no_access_token", upstream=True)
             info = await self._client.openid_connect_userInfo(token=access_token)
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "unknown")
+            error = slack_error(exc)
             log.warning("signin.refused error=%s", error)
             raise SignInError(error, upstream=error not in _USER_ERRORS) from None
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:

@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.tasks import Background
+
 # Measured with bench/ (1,000 commands in 1 s, zero-latency fakes): fewer slots give quicker acks
 # (p50 7 ms at 32, 24 ms at 128); more slots keep more requests moving when each Arcade or Slack
 # call takes ~50-100 ms (estimated: 64 slots at ~150 ms a request, ~400 requests/s).
@@ -30,13 +32,11 @@ class AfterAck:
     def __init__(self, report: Report, limit: int = LIMIT) -> None:
         self._report = report
         self._slots = asyncio.Semaphore(limit)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background()
 
     def run(self, body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
         """Start ``work`` for the request ``body`` once a slot is free; return at once."""
-        task = asyncio.create_task(self._run(body, work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._run(body, work))
 
     async def _run(self, body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -48,6 +48,4 @@ class AfterAck:
             await self._report(exc, body)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()

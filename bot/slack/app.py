@@ -6,20 +6,17 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import listeners
-from bot.delivery import Delivery
 from bot.errors import BotError
-from bot.payloads import who_and_where
-from bot.store import Store
-from bot.work import AfterAck
+from bot.slack import listeners
+from bot.slack.delivery import Delivery
+from bot.slack.deps import Deps
+from bot.slack.payloads import who_and_where
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +33,6 @@ _BOLT_ENV = (
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Deps:
-    """What listeners need; built in ``__main__`` and passed down, never global."""
-
-    client: AsyncWebClient
-    delivery: Delivery
-    store: Store
-    clock: Callable[[], float]
-    after_ack: AfterAck  # where listeners put the work a request asks for, once it is acknowledged
 
 
 def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:

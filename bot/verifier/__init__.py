@@ -1,0 +1,8 @@
+"""Arcade's custom user verifier, a small web application of its own: the flow (``flow``), Sign in
+with Slack (``signin``), signed state (``state``), its pages (``pages``) and its routes (``web``).
+Only the entry point imports this package."""
+
+from bot.verifier.flow import CALLBACK_PATH, COOKIE, VERIFY_PATH, Redirect, Shown, Verifier
+from bot.verifier.web import add_routes, build
+
+__all__ = ["CALLBACK_PATH", "COOKIE", "VERIFY_PATH", "Redirect", "Shown", "Verifier", "add_routes", "build"]
