@@ -105,3 +105,16 @@ async def test_audit_trail_is_per_user_newest_first_and_pruned(tmp_path: Path) -
         assert await store.prune_audit(keep_days=1) == 4
         assert await store.recent_audit(ALICE) == []
         assert [e.event for e in await store.recent_audit(BOB)] == ["requested"]
+
+
+async def test_a_token_is_spent_once_and_forgotten_after_it_expires(tmp_path: Path) -> None:
+    now = [1000.0]
+    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+        assert await store.spend_token("jti-1", expires_at=1600.0)
+        assert not await store.spend_token("jti-1", expires_at=1600.0)
+        assert await store.spend_token("jti-2", expires_at=1100.0)
+    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:  # a restart remembers
+        assert not await store.spend_token("jti-1", expires_at=1600.0)
+        now[0] = 1200.0  # jti-2 expired: its row is swept, so the table stays bounded
+        assert await store.spend_token("jti-3", expires_at=1800.0)
+        assert await store.spend_token("jti-2", expires_at=1800.0)

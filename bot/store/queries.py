@@ -7,6 +7,8 @@ Tables:
   ``pending`` and its outbox row appears in one transaction, so a crash can neither lose the
   answer nor produce it twice from the flow side; start-up finishes what was left unsent.
 * ``seen_events``: Slack event ids already handled, so Slack's retries are not answered twice.
+* ``used_tokens``: ids of single-use tokens already spent (the verifier's signed states), until
+  they expire, so neither a restart nor a second process accepts a replay.
 * ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
   disconnected, delivery_sent) with times, kept for a configurable number of days.
 
@@ -181,6 +183,19 @@ class Store:
             db.execute("DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_MEMORY_SECONDS,))
             inserted = db.execute(
                 "INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?, ?)", (event_id, now)
+            )
+            return inserted.rowcount == 1
+
+        return await self._db.write(statement)
+
+    async def spend_token(self, token_id: str, expires_at: float) -> bool:
+        """True the first time a single-use token id is spent; False if it was spent before."""
+        now = self._clock()
+
+        def statement(db: sqlite3.Connection) -> bool:
+            db.execute("DELETE FROM used_tokens WHERE expires_at < ?", (now,))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO used_tokens (token_id, expires_at) VALUES (?, ?)", (token_id, expires_at)
             )
             return inserted.rowcount == 1
 

@@ -45,6 +45,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_user ON audit (team_id, user_id, at);
     """,
+    # version 3: single-use tokens spent (the verifier's states), shared by every process
+    """
+    CREATE TABLE used_tokens (
+        token_id TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    );
+    """,
 )
 
 
