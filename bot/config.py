@@ -10,14 +10,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 from urllib.parse import urlsplit
+
+from bot.models import VerifierMode
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
 DEFAULT_ARCADE_BASE_URL = "https://api.arcade.dev"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-USER_VERIFIERS = ("custom", "arcade")  # see README "User verification" and bot/identity.py
+USER_VERIFIERS: tuple[VerifierMode, ...] = get_args(VerifierMode)  # see bot/identity.py
 MIN_VERIFIER_SECRET = 32
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
@@ -45,7 +48,7 @@ class Settings:
     auth_timeout_seconds: int = 600
     audit_retention_days: int = 90
     log_level: str = "INFO"
-    user_verifier: str = "custom"
+    user_verifier: VerifierMode = "custom"
     public_url: str | None = None  # external base URL of the web server, no trailing slash
     slack_client_id: str | None = None
     slack_client_secret: str | None = field(default=None, repr=False)
@@ -115,9 +118,10 @@ class Settings:
         if log_level not in _LOG_LEVELS:
             problems.append(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
 
-        user_verifier = (text("ARCADE_USER_VERIFIER") or "custom").lower()
-        if user_verifier not in USER_VERIFIERS:
-            problems.append(f"ARCADE_USER_VERIFIER must be 'custom' or 'arcade', got {user_verifier!r}")
+        verifier_word = (text("ARCADE_USER_VERIFIER") or "custom").lower()
+        user_verifier: VerifierMode = next((mode for mode in USER_VERIFIERS if mode == verifier_word), "custom")
+        if verifier_word not in USER_VERIFIERS:
+            problems.append(f"ARCADE_USER_VERIFIER must be 'custom' or 'arcade', got {verifier_word!r}")
         public_url = text("PUBLIC_URL")
         verifier_values = {
             "PUBLIC_URL": public_url,
