@@ -67,7 +67,9 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
                 identity=identity,
             )
         )
-        flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds)
+        flows = AuthFlows(
+            arcade, store, timeout_seconds=settings.auth_timeout_seconds, lease_seconds=settings.lease_seconds
+        )
         stack.push_async_callback(flows.close)
         delivery = Delivery(
             Mailbox(arcade, gmail, flows, store),
@@ -75,7 +77,6 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             store,
             timeout_seconds=settings.auth_timeout_seconds,
         )
-        stack.push_async_callback(delivery.close)
         # The one loop in the object graph, closed here and only here: flows start through the
         # mailbox, and a flow that ends is handed to delivery (its outbox row is already durable).
         flows.deliver_to(delivery.finished)
@@ -114,11 +115,12 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
         stack.callback(pruning.cancel)
-        owed = await delivery.flush()
-        resumed = await flows.resume()
+        resumed, owed = await flows.tick()  # what earlier runs left unowned, before the first request
+        flows.start_leases()
         log.info(
-            "bot.ready mode=%s resumed=%d redelivered=%d audit_pruned=%d startup=%.2fs",
+            "bot.ready mode=%s owner=%s resumed=%d redelivered=%d audit_pruned=%d startup=%.2fs",
             f"{'socket' if settings.socket_mode else 'http'} web={settings.host}:{settings.port}",
+            flows.owner,
             resumed,
             owed,
             pruned,

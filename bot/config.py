@@ -46,6 +46,7 @@ class Settings:
     port: int = 3000
     database_path: Path = Path("bot.db")
     auth_timeout_seconds: int = 600
+    lease_seconds: int = 30
     audit_retention_days: int = 90
     log_level: str = "INFO"
     user_verifier: VerifierMode = "custom"
@@ -161,6 +162,7 @@ class Settings:
             port=integer("PORT", 3000, 1, 65535),
             database_path=database_path,
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
+            lease_seconds=integer("LEASE_SECONDS", 30, 3, 600),
             audit_retention_days=integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
             log_level=log_level if log_level in _LOG_LEVELS else "INFO",
             user_verifier=user_verifier,

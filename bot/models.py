@@ -108,6 +108,14 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Held:
+    """What one replica still holds leases on: pending flows (by auth id) and owed answers (by id)."""
+
+    flows: frozenset[str]
+    outbox: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One line of a user's audit trail."""
 

@@ -14,6 +14,8 @@ from bot.store import Store
 
 USERS = [SlackUser("T0000000001", f"U0CONC{n:05d}") for n in range(50)]
 
+OWNER, FOREVER = "replica-1", 1e12  # a lease that outlives the test
+
 
 def _flow(user: SlackUser) -> PendingFlow:
     return PendingFlow(user, f"ac_{user.user_id}", f"https://auth.example/{user.user_id}", "{}", 100.0, 700.0)
@@ -23,9 +25,10 @@ async def test_flows_finishing_at_the_same_moment_all_reach_the_outbox(tmp_path:
     """Many waiters finish at once after a restart: one shared connection, many transactions."""
     async with Store.open(tmp_path / "bot.db") as store:
         for user in USERS:
-            await store.put_pending(_flow(user))
+            await store.put_pending(_flow(user), owner=OWNER, lease_until=FOREVER)
         results = await asyncio.gather(
-            *(store.finish(u, f"ac_{u.user_id}", "completed") for u in USERS), return_exceptions=True
+            *(store.finish(u, f"ac_{u.user_id}", "completed", owner=OWNER, lease_until=FOREVER) for u in USERS),
+            return_exceptions=True,
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         assert failures == [], f"{len(failures)} of {len(USERS)} finish() calls failed, first: {failures[0]!r}"
@@ -51,7 +54,9 @@ async def test_a_write_waits_for_another_writer_instead_of_failing(tmp_path: Pat
         holder = threading.Thread(target=hold_write_lock)
         holder.start()
         await asyncio.to_thread(locked.wait)
-        await store.put_pending(_flow(USERS[0]))  # raises "database is locked" without a busy timeout
+        await store.put_pending(
+            _flow(USERS[0]), owner=OWNER, lease_until=FOREVER
+        )  # raises "database is locked" without a busy timeout
         await asyncio.to_thread(holder.join)
         assert [f.user for f in await store.all_pending()] == [USERS[0]]
 
@@ -61,7 +66,7 @@ async def test_database_and_wal_files_are_owner_only_even_with_a_lax_umask(tmp_p
     path.touch(mode=0o666)
     path.chmod(0o666)  # an existing file someone made world-readable
     async with Store.open(path) as store:
-        await store.put_pending(_flow(USERS[0]))
+        await store.put_pending(_flow(USERS[0]), owner=OWNER, lease_until=FOREVER)
         files = [p for p in (path, tmp_path / "bot.db-wal", tmp_path / "bot.db-shm") if p.exists()]
         assert len(files) == 3  # WAL mode, while open
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}

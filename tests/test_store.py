@@ -10,6 +10,8 @@ from bot.store import MIGRATIONS, Store
 ALICE = SlackUser("T0000000001", "U0000000001")
 BOB = SlackUser("T0000000001", "U0000000002")
 
+OWNER, FOREVER = "replica-1", 1e12  # a lease that outlives the test
+
 
 def flow(user: SlackUser, auth_id: str = "ac_1", reply: str = "{}") -> PendingFlow:
     return PendingFlow(user, auth_id, f"https://auth.example/{auth_id}", reply, 100.0, 700.0)
@@ -28,8 +30,8 @@ async def test_file_is_private_wal_and_versioned(tmp_path: Path) -> None:
 async def test_pending_flows_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     async with Store.open(path) as store:
-        await store.put_pending(flow(ALICE))
-        await store.put_pending(flow(BOB, "ac_2"))
+        await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(flow(BOB, "ac_2"), owner=OWNER, lease_until=FOREVER)
         await store.update_reply(ALICE, '{"channel_id":"C1"}')
     async with Store.open(path) as store:
         pending = await store.all_pending()
@@ -42,19 +44,23 @@ async def test_pending_flows_survive_reopening(tmp_path: Path) -> None:
 
 async def test_one_pending_flow_per_user(tmp_path: Path) -> None:
     async with Store.open(tmp_path / "bot.db") as store:
-        await store.put_pending(flow(ALICE, "ac_1"))
-        await store.put_pending(flow(ALICE, "ac_2"))
+        await store.put_pending(flow(ALICE, "ac_1"), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(flow(ALICE, "ac_2"), owner=OWNER, lease_until=FOREVER)
         assert [p.auth_id for p in await store.all_pending()] == ["ac_2"]
 
 
 async def test_finish_moves_a_flow_to_the_outbox_once(tmp_path: Path) -> None:
     async with Store.open(tmp_path / "bot.db", clock=lambda: 500.0) as store:
-        await store.put_pending(flow(ALICE, reply="where"))
-        assert await store.finish(ALICE, "ac_other", "completed") is None  # not the pending flow
-        item = await store.finish(ALICE, "ac_1", "completed")
+        await store.put_pending(flow(ALICE, reply="where"), owner=OWNER, lease_until=FOREVER)
+        assert (
+            await store.finish(ALICE, "ac_other", "completed", owner=OWNER, lease_until=FOREVER) is None
+        )  # not the pending flow
+        item = await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER)
         assert item is not None
         assert (item.user, item.kind, item.reply, item.created_at) == (ALICE, "completed", "where", 500.0)
-        assert await store.finish(ALICE, "ac_1", "completed") is None  # a second waiter gets nothing
+        assert (
+            await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER) is None
+        )  # a second waiter gets nothing
         assert await store.get_pending(ALICE) is None
         assert [(i.id, i.attempts) for i in await store.unsent()] == [(item.id, 0)]
         await store.mark_attempt(item.id)
@@ -78,7 +84,7 @@ async def test_a_newer_schema_step_is_applied_to_an_old_file(tmp_path: Path) -> 
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 0")
     async with Store.open(path) as store:
-        await store.put_pending(flow(ALICE))
+        await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
@@ -118,3 +124,45 @@ async def test_a_token_is_spent_once_and_forgotten_after_it_expires(tmp_path: Pa
         now[0] = 1200.0  # jti-2 expired: its row is swept, so the table stays bounded
         assert await store.spend_token("jti-3", expires_at=1800.0)
         assert await store.spend_token("jti-2", expires_at=1800.0)
+
+
+async def test_leases_are_held_renewed_claimed_when_run_out_and_released(tmp_path: Path) -> None:
+    now = [1000.0]
+    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+        assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
+        # The same authorization again (a second /connect-gmail, on any replica) is not written twice.
+        assert not await store.put_pending(flow(ALICE, "ac_1"), owner="r2", lease_until=1030.0)
+        assert await store.claim("r2", 1030.0, limit=10) == ([], [])  # r1's lease still runs
+        held = await store.renew("r1", 1060.0)
+        assert held.flows == {"ac_1"}
+        assert held.outbox == set()
+
+        now[0] = 1061.0  # r1 stopped renewing: its lease ran out, r2 takes the flow over
+        flows, owed = await store.claim("r2", 1091.0, limit=10)
+        assert [f.auth_id for f in flows] == ["ac_1"]
+        assert owed == []
+        assert (await store.renew("r1", 1100.0)).flows == set()  # r1 no longer holds it
+        assert (await store.renew("r2", 1100.0)).flows == {"ac_1"}
+
+        item = await store.finish(ALICE, "ac_1", "completed", owner="r2", lease_until=1100.0)
+        assert item is not None
+        assert (await store.renew("r2", 1100.0)).outbox == {item.id}
+        assert await store.release("r2") == 1  # a clean stop hands the answer back at once
+        _, owed = await store.claim("r3", 1130.0, limit=10)
+        assert [i.id for i in owed] == [item.id]
+
+        await store.postpone(item.id, until=1200.0)  # Slack refused it: nobody takes it before 1200
+        assert await store.claim("r1", 1130.0, limit=10) == ([], [])
+        now[0] = 1201.0
+        _, owed = await store.claim("r1", 1231.0, limit=10)
+        assert [i.id for i in owed] == [item.id]
+        await store.mark_sent(owed[0])
+        assert (await store.renew("r1", 1260.0)).outbox == set()
+
+
+async def test_a_new_authorization_replaces_the_old_one_and_its_holder(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "bot.db", clock=lambda: 1000.0) as store:
+        assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
+        assert await store.put_pending(flow(ALICE, "ac_2"), owner="r2", lease_until=1030.0)
+        assert (await store.renew("r1", 1060.0)).flows == set()  # r1's waiter for ac_1 stops
+        assert (await store.renew("r2", 1060.0)).flows == {"ac_2"}

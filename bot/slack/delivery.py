@@ -4,7 +4,8 @@ Listeners call the request methods (``labels_or_prompt``, ``status``, ``disconne
 that end come back through ``finished`` with their outbox item already durable: the prompt is
 replaced in place (idempotent, best effort) and the answer goes to the user's DM, stamped with
 the outbox id so that a retry after a crash can see whether Slack already has it. The item is
-marked sent only after Slack accepted it; ``flush`` finishes unsent items at start-up.
+marked sent only after Slack accepted it. An answer Slack refused is let go until a backoff has
+passed, and then taken up again by whichever replica claims it first (``bot.authflow``'s leases).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import replace
+import time
 
 from slack_sdk.errors import SlackApiError
 
@@ -26,7 +27,6 @@ from bot.slack.errors import slack_error
 from bot.slack.reply import Reply
 from bot.slack.sender import Messenger
 from bot.store import Store
-from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ class Delivery:
         self._store = store
         self._timeout = timeout_seconds
         self._home_viewers: set[SlackUser] = set()  # App Home is refreshed only for users who opened it
-        self._retries = Background()
 
     async def labels_or_prompt(self, user: SlackUser, reply: Reply, *, replace: bool = False) -> None:
         """Answer a request for labels: the labels now, or the link to authorize first.
@@ -108,8 +107,15 @@ class Delivery:
         except SlackApiError as exc:
             # Slack refused every route: the item stays unsent and is tried again later (and at
             # the next start-up if this process ends first).
-            log.error("delivery.unsent id=%d user=%s error=%s", item.id, item.user.arcade_id, slack_error(exc))
-            self._retry_later(replace(item, attempts=item.attempts + 1))
+            delay = backoff_delay(item.attempts, base=RETRY_BASE, cap=RETRY_CAP)
+            log.error(
+                "delivery.unsent id=%d user=%s error=%s retry_in=%.0fs",
+                item.id,
+                item.user.arcade_id,
+                slack_error(exc),
+                delay,
+            )
+            await self._store.postpone(item.id, time.time() + delay)
             return
         await self._store.mark_sent(item)
         log.info("delivery.sent id=%d user=%s kind=%s", item.id, item.user.arcade_id, item.kind)
@@ -118,23 +124,6 @@ class Delivery:
     async def _send_owed(self, item: OutboxItem, message: Message) -> None:
         await self._store.mark_attempt(item.id)
         await self._messenger.direct(item.user, message, key=item.id, check=item.attempts > 0)
-
-    def _retry_later(self, item: OutboxItem) -> None:
-        async def retry() -> None:
-            await asyncio.sleep(backoff_delay(item.attempts, base=RETRY_BASE, cap=RETRY_CAP))
-            await self.finished(item, None)
-
-        self._retries.spawn(retry(), name=f"delivery-retry-{item.id}")
-
-    async def close(self) -> None:
-        await self._retries.close()
-
-    async def flush(self) -> int:
-        """Deliver what a previous run owed but had not sent (called once at start-up)."""
-        items = await self._store.unsent()
-        for item in items:
-            await self.finished(item, None)
-        return len(items)
 
     async def _outcome(
         self, item: OutboxItem, reply: Reply, authorized: Authorized | None

@@ -25,12 +25,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
-from bot.models import AuditEvent, AuditName, OutboxItem, Outcome, PendingFlow, SlackUser
+from bot.models import AuditEvent, AuditName, Held, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.store.database import Database
 from bot.store.schema import prepare
 
 EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
 _PENDING_COLUMNS = "team_id, user_id, auth_id, url, reply, created_at, deadline"
+_OUTBOX_COLUMNS = "id, team_id, user_id, kind, reply, created_at, attempts"
 
 
 class Store:
@@ -73,15 +74,27 @@ class Store:
 
         return await self._db.read(query)
 
-    async def put_pending(self, flow: PendingFlow) -> None:
-        """Record (or replace) the user's pending flow."""
+    async def put_pending(self, flow: PendingFlow, *, owner: str, lease_until: float) -> bool:
+        """Record the user's pending flow, held by ``owner``; True if this call wrote it.
+
+        False when the same authorization is pending already (another request, on this replica or
+        another, got there first): its waiter stays where it is. A different authorization replaces
+        the user's old one, whose waiter then finds it gone.
+        """
         values = (flow.user.team_id, flow.user.user_id, flow.auth_id, flow.url, flow.reply, flow.created_at)
-        await self._db.write(
-            lambda db: db.execute(
-                f"INSERT OR REPLACE INTO pending ({_PENDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                (*values, flow.deadline),
-            )
-        )
+
+        def statement(db: sqlite3.Connection) -> bool:
+            written = db.execute(
+                f"INSERT INTO pending ({_PENDING_COLUMNS}, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
+                " ON CONFLICT (team_id, user_id) DO UPDATE SET auth_id = excluded.auth_id, url = excluded.url,"
+                " reply = excluded.reply, created_at = excluded.created_at, deadline = excluded.deadline,"
+                " owner = excluded.owner, lease_until = excluded.lease_until"
+                " WHERE pending.auth_id <> excluded.auth_id RETURNING 1",
+                (*values, flow.deadline, owner, lease_until),
+            ).fetchall()
+            return bool(written)
+
+        return await self._db.write(statement)
 
     async def update_reply(self, user: SlackUser, reply: str) -> None:
         await self._db.write(
@@ -90,8 +103,11 @@ class Store:
             )
         )
 
-    async def finish(self, user: SlackUser, auth_id: str, kind: Outcome) -> OutboxItem | None:
-        """End the pending flow ``auth_id`` and owe the user a ``kind`` message, atomically.
+    async def finish(
+        self, user: SlackUser, auth_id: str, kind: Outcome, *, owner: str, lease_until: float
+    ) -> OutboxItem | None:
+        """End the pending flow ``auth_id`` and owe the user a ``kind`` message, atomically; the
+        answer is held by ``owner``, who delivers it.
 
         Returns None when that flow is no longer pending (another waiter or a newer flow won).
         """
@@ -106,8 +122,9 @@ class Store:
                 return None
             reply = str(row[0][0])
             inserted = db.execute(
-                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (user.team_id, user.user_id, kind, reply, now),
+                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at, owner, lease_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (user.team_id, user.user_id, kind, reply, now, owner, lease_until),
             ).fetchall()
             _insert_audit(db, user, kind, "", now)
             return OutboxItem(int(inserted[0][0]), user, kind, reply, now)
@@ -137,10 +154,93 @@ class Store:
         now = self._clock()
 
         def statement(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, item.id))
+            db.execute("UPDATE outbox SET sent_at = ?, owner = NULL WHERE id = ?", (now, item.id))
             _insert_audit(db, item.user, "delivery_sent", item.kind, now)
 
         await self._db.write(statement)
+
+    async def postpone(self, item_id: int, until: float) -> None:
+        """Let go of an owed answer that could not be sent; any replica may try it again after ``until``."""
+        await self._db.write(
+            lambda db: db.execute("UPDATE outbox SET owner = NULL, lease_until = ? WHERE id = ?", (until, item_id))
+        )
+
+    # -- leases: which replica waits on which flow and delivers which answer ----------------------
+
+    async def renew(self, owner: str, lease_until: float) -> Held:
+        """Extend every lease ``owner`` holds; what it still holds (a row another took is not among them)."""
+
+        def statement(db: sqlite3.Connection) -> Held:
+            flows = db.execute(
+                "UPDATE pending SET lease_until = ? WHERE owner = ? RETURNING auth_id", (lease_until, owner)
+            ).fetchall()
+            owed = db.execute(
+                "UPDATE outbox SET lease_until = ? WHERE owner = ? AND sent_at IS NULL RETURNING id",
+                (lease_until, owner),
+            ).fetchall()
+            return Held(frozenset(str(r[0]) for r in flows), frozenset(int(r[0]) for r in owed))
+
+        return await self._db.write(statement)
+
+    async def claim(self, owner: str, lease_until: float, *, limit: int) -> tuple[list[PendingFlow], list[OutboxItem]]:
+        """Take up to ``limit`` flows and owed answers whose leases ran out (a replica died, let go,
+        or an answer's retry time came)."""
+        now = self._clock()
+
+        def statement(db: sqlite3.Connection) -> tuple[list[PendingFlow], list[OutboxItem]]:
+            flows = db.execute(
+                f"UPDATE pending SET owner = ?, lease_until = ? WHERE rowid IN"  # noqa: S608 - constants only
+                f" (SELECT rowid FROM pending WHERE lease_until < ? ORDER BY lease_until LIMIT ?)"
+                f" RETURNING {_PENDING_COLUMNS}",
+                (owner, lease_until, now, limit),
+            ).fetchall()
+            owed = db.execute(
+                f"UPDATE outbox SET owner = ?, lease_until = ? WHERE id IN"  # noqa: S608 - constants only
+                f" (SELECT id FROM outbox WHERE sent_at IS NULL AND lease_until < ? ORDER BY id LIMIT ?)"
+                f" RETURNING {_OUTBOX_COLUMNS}",
+                (owner, lease_until, now, limit),
+            ).fetchall()
+            return [_pending(row) for row in flows], [_outbox(row) for row in owed]
+
+        return await self._db.write(statement)
+
+    async def held(
+        self, owner: str, auth_ids: set[str], outbox_ids: set[int]
+    ) -> tuple[list[PendingFlow], list[OutboxItem]]:
+        """The rows behind leases ``owner`` holds but has nothing running for (a waiter that crashed)."""
+
+        def query(db: sqlite3.Connection) -> tuple[list[PendingFlow], list[OutboxItem]]:
+            flows = [
+                _pending(row)
+                for auth_id in auth_ids
+                for row in db.execute(
+                    f"SELECT {_PENDING_COLUMNS} FROM pending WHERE auth_id = ? AND owner = ?",  # noqa: S608
+                    (auth_id, owner),
+                )
+            ]
+            owed = [
+                _outbox(row)
+                for item_id in outbox_ids
+                for row in db.execute(
+                    f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ? AND owner = ? AND sent_at IS NULL",  # noqa: S608
+                    (item_id, owner),
+                )
+            ]
+            return flows, owed
+
+        return await self._db.read(query)
+
+    async def release(self, owner: str) -> int:
+        """Hand back every lease ``owner`` holds, so other replicas take them at once (a clean stop)."""
+
+        def statement(db: sqlite3.Connection) -> int:
+            flows = db.execute("UPDATE pending SET owner = NULL, lease_until = 0 WHERE owner = ?", (owner,)).rowcount
+            owed = db.execute(
+                "UPDATE outbox SET owner = NULL, lease_until = 0 WHERE owner = ? AND sent_at IS NULL", (owner,)
+            ).rowcount
+            return int(flows + owed)
+
+        return await self._db.write(statement)
 
     async def audit(self, user: SlackUser, event: AuditName, detail: str = "") -> None:
         """Append to the user's audit trail. Never pass tokens or message contents here."""
@@ -206,6 +306,18 @@ def _insert_audit(db: sqlite3.Connection, user: SlackUser, event: AuditName, det
     db.execute(
         "INSERT INTO audit (team_id, user_id, event, detail, at) VALUES (?, ?, ?, ?, ?)",
         (user.team_id, user.user_id, event, detail, at),
+    )
+
+
+def _outbox(row: tuple[object, ...]) -> OutboxItem:
+    item_id, team_id, user_id, kind, reply, created_at, attempts = row
+    return OutboxItem(
+        id=int(item_id),  # type: ignore[call-overload]  # INTEGER columns
+        user=SlackUser(str(team_id), str(user_id)),
+        kind=cast(Outcome, kind),
+        reply=str(reply),
+        created_at=float(created_at),  # type: ignore[arg-type]  # REAL columns
+        attempts=int(attempts),  # type: ignore[call-overload]
     )
 
 

@@ -52,6 +52,19 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     """,
+    # version 4: leases, so that replicas share the waits and the owed answers. A row is held by
+    # ``owner`` until ``lease_until``; any replica may claim a row whose lease has run out (0: free).
+    """
+    ALTER TABLE pending ADD COLUMN owner TEXT;
+    ALTER TABLE pending ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+    CREATE INDEX pending_lease ON pending (lease_until);
+    CREATE INDEX pending_owner ON pending (owner);
+    CREATE INDEX pending_auth ON pending (auth_id);
+    CREATE INDEX outbox_lease ON outbox (lease_until) WHERE sent_at IS NULL;
+    CREATE INDEX outbox_owner ON outbox (owner) WHERE sent_at IS NULL;
+    """,
 )
 
 
