@@ -38,6 +38,7 @@ from bot.slack.http import EVENTS_PATH, events_handler
 from bot.slack.sender import Messenger, retry_handlers
 from bot.slack.work import AfterAck
 from bot.store import Store
+from bot.workers import supervise
 
 log = logging.getLogger("bot")
 OPEN_FILES_CEILING = 1_048_576  # Linux's default nr_open
@@ -110,7 +111,9 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         # aiohttp's default backlog (128) drops connections during a burst of commands.
-        await web.TCPSite(runner, settings.host, settings.port, backlog=1024).start()
+        # Workers started by WORKERS=N share the port; the kernel spreads connections over them.
+        reuse_port = settings.worker is not None
+        await web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_port=reuse_port).start()
 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
@@ -195,6 +198,8 @@ def main() -> int:
     secrets += [s for s in (settings.slack_app_token, settings.slack_signing_secret) if s]
     secrets += [s for s in (settings.slack_client_secret, settings.verifier_secret) if s]
     logs.configure(settings.log_level_number, secrets)
+    if settings.workers > 1 and settings.worker is None:
+        return asyncio.run(supervise(settings.workers, os.environ))
     log.info("bot.open_files limit=%d", raise_open_files_limit())
     asyncio.run(_run(settings))
     return 0

@@ -14,6 +14,7 @@ from typing import get_args
 from urllib.parse import urlsplit
 
 from bot.models import VerifierMode
+from bot.workers import default_count, worker_number
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
@@ -22,6 +23,12 @@ GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 USER_VERIFIERS: tuple[VerifierMode, ...] = get_args(VerifierMode)  # see bot/identity.py
 MIN_VERIFIER_SECRET = 32
+# WORKERS defaults to the usable cores, at most 4: each worker costs its idle memory, and in Socket
+# Mode each holds one of the 10 connections Slack allows an app across every replica (two machines
+# with the default stay within that).
+MAX_DEFAULT_WORKERS = 4
+MAX_SOCKET_CONNECTIONS = 10
+MAX_WORKERS = 64
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
@@ -47,6 +54,8 @@ class Settings:
     database_path: Path = Path("bot.db")
     auth_timeout_seconds: int = 600
     lease_seconds: int = 30
+    workers: int = 1
+    worker: int | None = None  # set in a worker started by WORKERS=N: its number, from 1
     audit_retention_days: int = 90
     log_level: str = "INFO"
     user_verifier: VerifierMode = "custom"
@@ -150,6 +159,13 @@ class Settings:
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
 
+        workers = integer("WORKERS", min(default_count(), MAX_DEFAULT_WORKERS), 1, MAX_WORKERS)
+        if app_token is not None and workers > MAX_SOCKET_CONNECTIONS:
+            problems.append(
+                f"WORKERS must be at most {MAX_SOCKET_CONNECTIONS} in Socket Mode "
+                f"(Slack allows {MAX_SOCKET_CONNECTIONS} connections per app), got {workers}"
+            )
+
         settings = cls(
             slack_bot_token=bot_token or "",
             arcade_api_key=api_key or "",
@@ -163,6 +179,8 @@ class Settings:
             database_path=database_path,
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
             lease_seconds=integer("LEASE_SECONDS", 30, 3, 600),
+            workers=workers,
+            worker=worker_number(env),
             audit_retention_days=integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
             log_level=log_level if log_level in _LOG_LEVELS else "INFO",
             user_verifier=user_verifier,

@@ -53,7 +53,9 @@ class BotProcess(Served):
     def __init__(self, world: World, log: Path, **extra: str) -> None:
         # The child runs the same ``bot`` package these tests import, wherever the checkout is.
         root = str(Path(bot.__file__).resolve().parent.parent)
-        self.env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root, **world.env("http", **extra)}
+        # One process unless a test asks for WORKERS: the default is one per core.
+        base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root, "WORKERS": "1"}
+        self.env = {**base, **world.env("http", **extra)}
         self.port = int(self.env["PORT"])
         self.log = log
         self.world = world

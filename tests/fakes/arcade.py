@@ -122,6 +122,9 @@ class FakeArcade(Served):
         self.tokens: dict[str, str] = {}
         self.ignore_connection_filters = False
         self.wait_max = 59
+        self.wait_cap: float | None = None  # answer a long-poll still pending after this many seconds
+        self.in_flight: dict[str, int] = {}  # auth id -> status calls being answered now
+        self.double_polls: list[tuple[str, float]] = []  # a status call that began while another was open
         self.verifier_url: str | None = None  # the custom verifier Arcade redirects to after consent
         self.verification = Verification(self)
         self._token_connection: dict[str, str] = {}
@@ -370,12 +373,21 @@ class FakeArcade(Served):
 
     async def _status(self, request: web.Request) -> web.Response:
         auth_id = request.query.get("id", "")
+        if self.in_flight.get(auth_id):
+            self.double_polls.append((auth_id, time.monotonic()))
+        self.in_flight[auth_id] = self.in_flight.get(auth_id, 0) + 1
+        try:
+            return await self._answer_status(request, auth_id)
+        finally:
+            self.in_flight[auth_id] -= 1
+
+    async def _answer_status(self, request: web.Request, auth_id: str) -> web.Response:
         if not auth_id:
             return _error(400, "id is required")
         wait_text = request.query.get("wait", "0")
         if not wait_text.isdigit() or int(wait_text) > self.wait_max:
             return _error(400, f"wait must be an integer from 0 to {self.wait_max}")
-        wait = int(wait_text)
+        wait = int(wait_text) if self.wait_cap is None else min(int(wait_text), self.wait_cap)
         flow = self.flows.get(auth_id)
         if flow is None:
             return _error(404, f"authorization {auth_id} not found")

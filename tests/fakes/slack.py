@@ -568,5 +568,12 @@ class FakeSlack(SlackWorld, Served):
 
         await self.wait_for(socket_connected, timeout)
 
+    def spread_socket_envelopes(self) -> None:
+        """Send envelopes in turn over every open connection, as Slack does for an app's replicas."""
+        self._socket.spread = True
+
+    def open_sockets(self) -> int:
+        return sum(not ws.closed for ws in self._socket._sockets)
+
     async def disconnect_socket(self, reason: str = "refresh_requested") -> None:
         await self._socket.disconnect(reason)

@@ -39,6 +39,9 @@ class SocketModeLink:
         self._sockets: list[web.WebSocketResponse] = []
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._changed = asyncio.Event()  # set whenever a connection opens or closes
+        # Slack spreads an app's envelopes over its open connections; False: always the newest one.
+        self.spread = False
+        self._turn = 0
 
     def issue_ticket(self) -> str:
         ticket = secrets.token_hex(16)
@@ -52,6 +55,11 @@ class SocketModeLink:
     def _newest(self) -> web.WebSocketResponse | None:
         open_sockets = [ws for ws in self._sockets if not ws.closed]
         return open_sockets[-1] if open_sockets else None
+
+    def _next(self) -> web.WebSocketResponse | None:
+        open_sockets = [ws for ws in self._sockets if not ws.closed]
+        self._turn += 1
+        return open_sockets[self._turn % len(open_sockets)] if open_sockets else None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ticket = request.query.get("ticket", "")
@@ -104,8 +112,9 @@ class SocketModeLink:
         retry_attempt: int | None = None,
         retry_reason: str | None = None,
     ) -> SocketAck:
-        """Send one envelope over the newest connection and wait up to ``ack_within`` seconds for its ack."""
-        ws = self._newest()
+        """Send one envelope (over the newest connection, or in turn over every open one with ``spread``)
+        and wait up to ``ack_within`` seconds for its ack."""
+        ws = self._next() if self.spread else self._newest()
         if ws is None:
             raise AssertionError("no Socket Mode connection is open: start the client first")
         envelope_id = str(uuid.uuid4())

@@ -1,0 +1,142 @@
+"""Replicas share the work through the store: real ``python -m bot`` processes on one SQLite file.
+
+Each pending authorization is waited on by one replica at a time (the fake Arcade records any
+status call that begins while another for the same authorization is still open); a replica that
+is SIGKILLed loses its waits to the others once its leases run out; a clean stop hands them back
+at once; ``WORKERS=N`` runs N supervised workers on one port from one command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEAM, World, arcade_user, buttons, text_of
+from tests.support import BotProcess, label_lists, prompts, settle
+
+LEASE = 6  # seconds; renewed every 2 s
+POLL_CAP = 2  # the fake answers a still-pending long-poll after 2 s, so a dead replica's polls end before takeover
+
+
+def _users(count: int, prefix: str = "U0REP") -> list[str]:
+    return [f"{prefix}{n:06d}" for n in range(count)]
+
+
+async def _replicas(stack: AsyncExitStack, world: World, tmp_path: Path, count: int, mode: str) -> list[BotProcess]:
+    extra = {"LEASE_SECONDS": str(LEASE)}
+    if mode == "socket":
+        extra["SLACK_APP_TOKEN"] = world.slack.app_token
+        world.slack.spread_socket_envelopes()
+    bots = [BotProcess(world, tmp_path / f"replica-{n}.log", **extra) for n in range(count)]
+    for bot in bots:
+        await stack.enter_async_context(bot)
+    if mode == "socket":
+        await world.slack.wait_for(lambda: world.slack.open_sockets() == count, timeout=10)
+    return bots
+
+
+async def _ask(world: World, bots: list[BotProcess], users: list[str], mode: str) -> None:
+    """Send each user's /connect-gmail, spread over the replicas (in HTTP mode by URL, in Socket Mode by Slack)."""
+    for n, user in enumerate(users):
+        if mode == "http":
+            world.slack.app_url = f"{bots[n % len(bots)].url}/slack/events"
+        ack = await world.slack.slash_command(user, team_id=TEAM, mode=mode)
+        assert ack.status == 200
+
+
+def _answered_once(world: World, users: list[str]) -> bool:
+    return all(len(label_lists(world, u)) == 1 for u in users)
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+async def test_a_replica_killed_mid_wait_loses_nobody_and_nobody_is_answered_twice(
+    world: World, tmp_path: Path, mode: str
+) -> None:
+    world.arcade.wait_cap = POLL_CAP
+    users = _users(300)
+    async with AsyncExitStack() as stack:
+        bots = await _replicas(stack, world, tmp_path, 3, mode)
+        await _ask(world, bots, users, mode)
+        await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=60)
+
+        await bots[0].kill()
+        killed_at = time.monotonic()
+        for user in users:
+            await world.arcade.approve(arcade_user(user))
+        await world.slack.wait_for(lambda: all(label_lists(world, u) for u in users), timeout=LEASE + 30)
+        took = time.monotonic() - killed_at
+        await settle(2)
+
+        counts = {u: len(label_lists(world, u)) for u in users}
+        assert set(counts.values()) == {1}, {u: c for u, c in counts.items() if c != 1}
+        assert all(len(prompts(world, u)) == 1 for u in users)
+        assert world.arcade.double_polls == []
+        assert took < LEASE + 5, took  # the dead replica's users too: its leases ran out, the others took over
+        assert all("Traceback" not in bot.output() for bot in bots[1:])
+
+
+async def test_a_clean_stop_hands_the_waits_over_at_once(world: World, tmp_path: Path) -> None:
+    world.arcade.wait_cap = POLL_CAP
+    users = _users(30, "U0HAND")
+    async with AsyncExitStack() as stack:
+        bots = await _replicas(stack, world, tmp_path, 2, "http")
+        world.slack.app_url = f"{bots[0].url}/slack/events"
+        await _ask(world, bots[:1], users, "http")  # every wait starts on the first replica
+        await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=30)
+
+        assert bots[0].proc is not None
+        bots[0].proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(bots[0].proc.wait(), timeout=10)
+        assert "lease.released" in bots[0].output()
+        stopped_at = time.monotonic()
+        for user in users:
+            await world.arcade.approve(arcade_user(user))
+        await world.slack.wait_for(lambda: _answered_once(world, users), timeout=LEASE)
+        assert time.monotonic() - stopped_at < LEASE  # well before the lease would have run out
+        await settle()
+        assert _answered_once(world, users)
+        assert world.arcade.double_polls == []
+
+
+async def test_a_second_command_on_another_replica_resends_the_same_link(world: World, tmp_path: Path) -> None:
+    async with AsyncExitStack() as stack:
+        bots = await _replicas(stack, world, tmp_path, 2, "http")
+        await _ask(world, bots, ["U0TWICE001", "U0TWICE001"], "http")  # one command on each replica
+        await world.slack.wait_for(lambda: len(prompts(world, "U0TWICE001")) == 2)
+        first, second = prompts(world, "U0TWICE001")  # the two replicas answer in either order
+        assert [b.get("url") for b in buttons(first)] == [b.get("url") for b in buttons(second)]
+        assert sorted("already have a link waiting" in text_of(p) for p in (first, second)) == [False, True]
+        await settle()
+        assert len(world.arcade.pending_for(arcade_user("U0TWICE001"))) == 1
+        assert world.arcade.double_polls == []
+
+
+async def test_workers_share_one_port_restart_a_dead_worker_and_stop_together(world: World, tmp_path: Path) -> None:
+    users = _users(40, "U0WORK")
+    async with BotProcess(world, tmp_path / "workers.log", WORKERS="2", LEASE_SECONDS=str(LEASE)) as bot:
+        await world.slack.wait_for(lambda: bot.output().count("bot.ready") == 2, timeout=20)
+        owners = {line.split("owner=")[1].split()[0] for line in bot.output().splitlines() if "bot.ready" in line}
+        assert len(owners) == 2
+        await _ask(world, [bot], users, "http")
+        await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=30)
+        for user in users:
+            await world.arcade.approve(arcade_user(user))
+        await world.slack.wait_for(lambda: _answered_once(world, users), timeout=30)
+
+        pid = int(next(line for line in bot.output().splitlines() if "workers.worker_started" in line).split("pid=")[1])
+        os.kill(pid, signal.SIGKILL)
+        await world.slack.wait_for(lambda: "workers.worker_died" in bot.output(), timeout=10)
+        await world.slack.wait_for(lambda: bot.output().count("bot.ready") == 3, timeout=20)
+
+        assert bot.proc is not None
+        started = time.monotonic()
+        bot.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(bot.proc.wait(), timeout=25) == 0
+        assert time.monotonic() - started < 25
+        assert bot.output().count("lease.released") == 2  # each worker stopped cleanly
