@@ -1,7 +1,8 @@
 """Settings, parsed once from the environment into a frozen value.
 
 ``Settings.from_env`` reports every missing or malformed variable at once, so a deployer fixes
-their ``.env`` in one go instead of one traceback at a time.
+their ``.env`` in one go instead of one traceback at a time. ``.env.example``'s placeholders look
+like ``<your-…>``, a shape no real value has, so one left in place is named at once.
 """
 
 from __future__ import annotations
@@ -58,9 +59,14 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         problems: list[str] = []
+        placeholders: set[str] = set()  # named once as placeholders, not again as missing
 
         def text(name: str, *, required: bool = False) -> str | None:
             value = env.get(name, "").strip()
+            if value.startswith("<") and value.endswith(">"):
+                problems.append(f"{name} is still the placeholder {value} from .env.example: put the real value there")
+                placeholders.add(name)
+                return None
             if not value:
                 if required:
                     problems.append(f"{name} is required")
@@ -94,7 +100,7 @@ class Settings:
         if app_token and not app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN must be an app-level token (starts with xapp-)")
         signing_secret = text("SLACK_SIGNING_SECRET")
-        if app_token is None and signing_secret is None:
+        if app_token is None and signing_secret is None and "SLACK_APP_TOKEN" not in placeholders:
             problems.append("SLACK_SIGNING_SECRET is required in HTTP mode (when SLACK_APP_TOKEN is not set)")
         api_key = text("ARCADE_API_KEY", required=True)
 
@@ -129,7 +135,7 @@ class Settings:
             problems += [
                 f"{name} is required with ARCADE_USER_VERIFIER=custom (the default; 'arcade' is the development mode)"
                 for name, value in verifier_values.items()
-                if value is None
+                if value is None and name not in placeholders
             ]
         if public_url is not None:
             parts = urlsplit(public_url)
