@@ -104,10 +104,10 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             await _unless_refused(connect, socket_client)
 
         async def health() -> dict[str, bool]:
-            checks = {"store": await store.ping()}
+            found = {"store": await store.ping()}
             if handler is not None:
-                checks["slack_socket"] = await handler.client.is_connected()
-            return checks
+                found["slack_socket"] = await handler.client.is_connected()
+            return found
 
         # The web server runs in both modes: /healthz and the verifier; /slack/events in HTTP mode.
         web_app = build_web_app(health)
@@ -197,7 +197,7 @@ def raise_open_files_limit() -> int:
 def _tune_gc() -> None:
     """Each waiting user is a few hundred live objects that every full collection walks again.
 
-    Measured with bench/ at 5,000 waiting (README "Performance"): with the defaults, collections
+    Measured with bench/ at 5,000 waiting (docs/performance.md): with the defaults, collections
     took up to 40% of the CPU while users arrived and approved, with pauses up to 470 ms. Start-up
     objects (modules, the Gmail discovery document) live as long as the process, so they are
     frozen out of collections; the first generation is collected every 10,000 allocations

@@ -18,7 +18,7 @@ DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
 DEFAULT_ARCADE_BASE_URL = "https://api.arcade.dev"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-USER_VERIFIERS = ("custom", "arcade")  # see README "User verification" and bot/identity.py
+USER_VERIFIERS = ("custom", "arcade")  # see docs/verifier.md and bot/identity.py
 MIN_VERIFIER_SECRET = 32
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
