@@ -6,7 +6,7 @@
 Each run starts two fake hosts (fake Slack; fake Arcade + Gmail) and the implementation as
 separate processes, drives it like Slack does and prints Markdown tables; the figures, machine
 info and targets go to ``bench/results/<timestamp>.json``, py-spy output to
-``bench/results/<timestamp>-profile/``. Not part of the test suite; see README "Performance".
+``bench/results/<timestamp>-profile/``. Not part of the test suite; see docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The printed tables (Markdown, so they paste into README.md) and the issue's targets, met or not."""
+"""The printed tables (Markdown, so they paste into docs/performance.md) and the issue's targets, met or not."""
 
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ env -> Settings -> store, Arcade, Gmail, Slack clients -> app -> Socket Mode or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import errno
 import gc
 import logging
 import os
@@ -13,8 +16,10 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Coroutine
 from contextlib import AsyncExitStack
 from functools import partial
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -22,7 +27,7 @@ from dotenv import find_dotenv, load_dotenv
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs, verifier
+from bot import checks, logs, verifier
 from bot.arcade import Arcade
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE, ConfigError, Settings
@@ -36,12 +41,15 @@ from bot.slack.deps import Deps
 from bot.slack.emails import SlackEmails
 from bot.slack.http import EVENTS_PATH, events_handler
 from bot.slack.sender import Messenger, retry_handlers
+from bot.slack.socket import SocketWebClient
 from bot.slack.work import AfterAck
 from bot.store import Store
-from bot.workers import supervise
+from bot.workers import supervise, worker_number
 
 log = logging.getLogger("bot")
 OPEN_FILES_CEILING = 1_048_576  # Linux's default nr_open
+SHUTDOWN_GRACE = 3.0  # s a running bot gets to finish on SIGINT/SIGTERM before it is cut short
+USAGE = "usage: python -m bot [check]"
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
@@ -89,16 +97,20 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         )
 
         handler: AsyncSocketModeHandler | None = None
+        refused = asyncio.Event()  # stays unset in HTTP mode
         if settings.socket_mode:
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token, web_client=client)
-            await handler.connect_async()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+            socket_client = SocketWebClient(base_url=settings.slack_api_url, session=session)
+            refused = socket_client.refused
+            handler = AsyncSocketModeHandler(app, settings.slack_app_token, web_client=socket_client)
             stack.push_async_callback(handler.close_async)
+            connect = handler.connect_async()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+            await _unless_refused(connect, socket_client)
 
         async def health() -> dict[str, bool]:
-            checks = {"store": await store.ping()}
+            found = {"store": await store.ping()}
             if handler is not None:
-                checks["slack_socket"] = await handler.client.is_connected()
-            return checks
+                found["slack_socket"] = await handler.client.is_connected()
+            return found
 
         # The web server runs in both modes: /healthz and the verifier; /slack/events in HTTP mode.
         web_app = build_web_app(health)
@@ -110,10 +122,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        # aiohttp's default backlog (128) drops connections during a burst of commands.
-        # Workers started by WORKERS=N share the port; the kernel spreads connections over them.
-        reuse_port = settings.worker is not None
-        await web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_port=reuse_port).start()
+        await _listen(runner, settings)
 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
@@ -131,8 +140,50 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         )
         if ready is not None:
             ready.set()
-        await stop.wait()
+        await _first(stop.wait(), refused.wait())
         log.info("bot.stopping waiting=%d", flows.waiting)
+        if refused.is_set():
+            raise _app_token_refused(socket_client.refusal)
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Wait until the first of ``waits`` ends; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def _unless_refused(connect: Coroutine[Any, Any, object], client: SocketWebClient) -> None:
+    """Connect Socket Mode, unless Slack refuses the app token (slack_sdk would retry it for ever)."""
+    connecting = asyncio.ensure_future(connect)
+    await _first(asyncio.shield(connecting), client.refused.wait())
+    if client.refused.is_set():
+        connecting.cancel()
+        raise _app_token_refused(client.refusal)
+    await connecting
+
+
+def _app_token_refused(error: str) -> checks.SettingError:
+    problem = f"Slack refused the app-level token ({error})."
+    return checks.SettingError("SLACK_APP_TOKEN", problem, checks.SOCKET_MODE_FIX)
+
+
+async def _listen(runner: web.AppRunner, settings: Settings) -> None:
+    # aiohttp's default backlog (128) drops connections during a burst of commands. Workers started
+    # by WORKERS=N share the port; the kernel spreads connections over them.
+    reuse_port = settings.worker is not None
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_port=reuse_port)
+    try:
+        await site.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise checks.SettingError(
+            "PORT", f"{settings.host}:{settings.port} is already in use.", "Stop what uses it, or set another PORT."
+        ) from None
 
 
 def raise_open_files_limit() -> int:
@@ -152,7 +203,7 @@ def raise_open_files_limit() -> int:
 def _tune_gc() -> None:
     """Each waiting user is a few hundred live objects that every full collection walks again.
 
-    Measured with bench/ at 5,000 waiting (README "Performance"): with the defaults, collections
+    Measured with bench/ at 5,000 waiting (docs/performance.md): with the defaults, collections
     took up to 40% of the CPU while users arrived and approved, with pauses up to 470 ms. Start-up
     objects (modules, the Gmail discovery document) live as long as the process, so they are
     frozen out of collections; the first generation is collected every 10,000 allocations
@@ -169,12 +220,40 @@ async def _prune_daily(store: Store, keep_days: int) -> None:
         log.info("audit.pruned removed=%d keep_days=%d", removed, keep_days)
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings) -> int:
+    """Check the settings against Slack and Arcade, then serve until SIGINT or SIGTERM; the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    checking = asyncio.ensure_future(_check(settings))
+    await _first(asyncio.shield(checking), stop.wait())
+    if not checking.done():
+        checking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checking
+        return 0
+    results = checking.result()
+    for result in results:
+        if result.status == "pass":
+            log.info("check.passed setting=%r %s", result.setting, result.detail)
+        else:
+            level = logging.ERROR if result.status == "fail" else logging.WARNING
+            log.log(level, "check.%sed setting=%r %s. %s", result.status, result.setting, result.detail, result.fix)
+    if checks.failed(results):
+        return 2
+    try:
+        await _serve_until_stopped(settings, stop)
+    except checks.SettingError as exc:
+        log.error("bot.refused setting=%r %s %s", exc.setting, exc.problem, exc.fix)
+        return 2
+    return 0
+
+
+async def _serve_until_stopped(settings: Settings, stop: asyncio.Event) -> None:
+    """``serve``, but a stop while it is still starting cancels it, and a slow shutdown is cut short."""
     ready = asyncio.Event()
+    serving = asyncio.ensure_future(serve(settings, stop, ready))
 
     async def tune_gc_when_ready() -> None:
         await ready.wait()
@@ -182,27 +261,63 @@ async def _run(settings: Settings) -> None:
 
     tuning = asyncio.create_task(tune_gc_when_ready())
     try:
-        await serve(settings, stop, ready)
+        await _first(asyncio.shield(serving), stop.wait())
+        if not serving.done() and not ready.is_set():
+            log.info("bot.stopping while starting")
+            serving.cancel()
+        elif not serving.done():
+            await asyncio.wait([serving], timeout=SHUTDOWN_GRACE)
+            if not serving.done():
+                log.warning("bot.stop_forced after=%.0fs", SHUTDOWN_GRACE)
+                serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
     finally:
         tuning.cancel()
 
 
-def main() -> int:
+async def _check(settings: Settings) -> list[checks.Result]:
+    async with aiohttp.ClientSession() as session:
+        return await checks.run(settings, session, verify_url=f"{settings.public_url}{verifier.VERIFY_PATH}")
+
+
+def _print(text: str, *, error: bool = False) -> None:
+    print(text, file=sys.stderr if error else sys.stdout)  # a report for people, not a log
+
+
+def _report(settings: Settings) -> int:
+    """``python -m bot check``: the settings and each service, pass or fail with the fix; no bot started."""
+    mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+    _print(f"Settings: all present and well formed ({mode}, ARCADE_USER_VERIFIER={settings.user_verifier})")
+    _print("Services:")
+    results = asyncio.run(_check(settings))
+    _print(checks.report(results))
+    return 2 if checks.failed(results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args not in ([], ["check"]):
+        _print(USAGE, error=True)
+        return 2
     load_dotenv(find_dotenv(usecwd=True), override=False)  # .env where the bot is started; real env wins
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
-        print(f"bot: {exc}", file=sys.stderr)  # noqa: T201 - logging is not configured yet
+        _print(f"bot: {exc}", error=True)  # logging is not configured yet
         return 2
+    if args == ["check"]:
+        return _report(settings)
     secrets = [settings.slack_bot_token, settings.arcade_api_key]
     secrets += [s for s in (settings.slack_app_token, settings.slack_signing_secret) if s]
     secrets += [s for s in (settings.slack_client_secret, settings.verifier_secret) if s]
     logs.configure(settings.log_level_number, secrets)
-    if settings.workers > 1 and settings.worker is None:
+    worker = worker_number(os.environ)  # set by the supervisor in each process it starts
+    if settings.workers > 1 and worker is None:
         return asyncio.run(supervise(settings.workers, os.environ))
+    settings = dataclasses.replace(settings, worker=worker)
     log.info("bot.open_files limit=%d", raise_open_files_limit())
-    asyncio.run(_run(settings))
-    return 0
+    return asyncio.run(_run(settings))
 
 
 if __name__ == "__main__":

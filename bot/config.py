@@ -1,7 +1,8 @@
 """Settings, parsed once from the environment into a frozen value.
 
 ``Settings.from_env`` reports every missing or malformed variable at once, so a deployer fixes
-their ``.env`` in one go instead of one traceback at a time.
+their ``.env`` in one go instead of one traceback at a time. ``.env.example``'s placeholders look
+like ``<your-…>``, a shape no real value has, so one left in place is named at once.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import get_args
 from urllib.parse import urlsplit
 
 from bot.models import VerifierMode
-from bot.workers import default_count, worker_number
+from bot.workers import default_count
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
 DEFAULT_ARCADE_BASE_URL = "https://api.arcade.dev"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-USER_VERIFIERS: tuple[VerifierMode, ...] = get_args(VerifierMode)  # see bot/identity.py
+USER_VERIFIERS: tuple[VerifierMode, ...] = get_args(VerifierMode)  # see docs/verifier.md and bot/identity.py
 MIN_VERIFIER_SECRET = 32
 # WORKERS defaults to the usable cores, at most 4: each worker costs its idle memory, and in Socket
 # Mode each holds one of the 10 connections Slack allows an app across every replica (two machines
@@ -71,9 +72,14 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         problems: list[str] = []
+        placeholders: set[str] = set()  # named once as placeholders, not again as missing
 
         def text(name: str, *, required: bool = False) -> str | None:
             value = env.get(name, "").strip()
+            if value.startswith("<") and value.endswith(">"):
+                problems.append(f"{name} is still the placeholder {value} from .env.example: put the real value there")
+                placeholders.add(name)
+                return None
             if not value:
                 if required:
                     problems.append(f"{name} is required")
@@ -107,7 +113,7 @@ class Settings:
         if app_token and not app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN must be an app-level token (starts with xapp-)")
         signing_secret = text("SLACK_SIGNING_SECRET")
-        if app_token is None and signing_secret is None:
+        if app_token is None and signing_secret is None and "SLACK_APP_TOKEN" not in placeholders:
             problems.append("SLACK_SIGNING_SECRET is required in HTTP mode (when SLACK_APP_TOKEN is not set)")
         api_key = text("ARCADE_API_KEY", required=True)
 
@@ -143,7 +149,7 @@ class Settings:
             problems += [
                 f"{name} is required with ARCADE_USER_VERIFIER=custom (the default; 'arcade' is the development mode)"
                 for name, value in verifier_values.items()
-                if value is None
+                if value is None and name not in placeholders
             ]
         if public_url is not None:
             parts = urlsplit(public_url)
@@ -180,7 +186,6 @@ class Settings:
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
             lease_seconds=integer("LEASE_SECONDS", 30, 3, 600),
             workers=workers,
-            worker=worker_number(env),
             audit_retention_days=integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
             log_level=log_level if log_level in _LOG_LEVELS else "INFO",
             user_verifier=user_verifier,

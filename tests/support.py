@@ -1,15 +1,17 @@
 """Helpers for the reliability, security and load tests.
 
-``BotProcess`` runs the real bot as a separate process (``python -m bot``, HTTP mode) for tests
-that kill it: the fakes keep running in the test's event loop and the bot talks to them over
-loopback exactly as in production. ``kill`` is SIGKILL: no shutdown code runs, like a crash or an
-OOM kill.
+``BotProcess`` runs the real bot as a separate process (``python -m bot``, HTTP mode unless
+``mode="socket"``) for tests that kill it, signal it or watch it refuse to start: the fakes keep
+running in the test's event loop and the bot talks to them over loopback exactly as in production.
+``kill`` is SIGKILL: no shutdown code runs, like a crash or an OOM kill. With the custom verifier
+(the default), the fake Arcade's verifier setting is pointed at the bot, as a deployer would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ from typing import IO, Any
 import aiohttp
 
 import bot
+from bot.verifier import CALLBACK_PATH, VERIFY_PATH
 from tests.conftest import TEAM, World, buttons
 from tests.fakes.served import Served
 
@@ -50,13 +53,16 @@ async def settle(seconds: float = 1.0) -> None:
 
 
 class BotProcess(Served):
-    def __init__(self, world: World, log: Path, **extra: str) -> None:
+    def __init__(self, world: World, log: Path, *, mode: str = "http", **extra: str) -> None:
         # The child runs the same ``bot`` package these tests import, wherever the checkout is.
         root = str(Path(bot.__file__).resolve().parent.parent)
         # One process unless a test asks for WORKERS: the default is one per core.
         base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root, "WORKERS": "1"}
-        self.env = {**base, **world.env("http", **extra)}
+        self.env = {**base, **world.env(mode, **extra)}
         self.port = int(self.env["PORT"])
+        if self.env.get("ARCADE_USER_VERIFIER", "custom") == "custom":
+            world.arcade.verifier_url = f"{self.env['PUBLIC_URL']}{VERIFY_PATH}"
+            world.slack.oidc.redirect_urls.add(f"{self.env['PUBLIC_URL']}{CALLBACK_PATH}")
         self.log = log
         self.world = world
         self.proc: asyncio.subprocess.Process | None = None
@@ -69,6 +75,20 @@ class BotProcess(Served):
 
     async def start(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - a plain bound reads best in tests
         """Spawn the bot and wait until it serves and has finished its start-up work (``bot.ready``)."""
+        proc = await self.spawn()
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if proc.returncode is not None:
+                    raise AssertionError(f"the bot exited with {proc.returncode}:\n{self.output()[-3000:]}")
+                if self.output().count("bot.ready") >= self.starts and await _healthy(session, self.url):
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the bot was not ready in {timeout} s:\n{self.output()[-3000:]}")
+                await asyncio.sleep(0.05)
+
+    async def spawn(self, *args: str) -> asyncio.subprocess.Process:
+        """Start ``python -m bot *args`` without waiting for anything."""
         assert self.proc is None or self.proc.returncode is not None, "already running"
         self.starts += 1
         self._out = self.log.open("ab")
@@ -76,22 +96,26 @@ class BotProcess(Served):
             sys.executable,
             "-m",
             "bot",
+            *args,
             env=self.env,
             cwd=self.log.parent,  # no stray .env is read
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
         self.world.slack.app_url = f"{self.url}/slack/events"
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while True:
-                if self.proc.returncode is not None:
-                    raise AssertionError(f"the bot exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-                if self.output().count("bot.ready") >= self.starts and await _healthy(session, self.url):
-                    return
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"the bot was not ready in {timeout} s:\n{self.output()[-3000:]}")
-                await asyncio.sleep(0.05)
+        return self.proc
+
+    async def exited(self, timeout: float) -> int:  # noqa: ASYNC109 - a plain bound reads best in tests
+        """Wait up to ``timeout`` seconds for the process to end; its exit code."""
+        assert self.proc is not None
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the bot still runs after {timeout} s:\n{self.output()[-3000:]}") from None
+
+    def signal(self, signum: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
 
     async def kill(self) -> None:
         """SIGKILL, and reap it."""

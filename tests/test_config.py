@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dotenv import dotenv_values
 
 from bot.config import ConfigError, Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = {
     "PUBLIC_URL": "https://bot.example.com",
     "SLACK_CLIENT_ID": "1000.2000",
@@ -145,3 +148,43 @@ def test_env_example_readme_and_settings_name_the_same_variables() -> None:
     assert example == documented
     source = (root / "bot" / "config.py").read_text()
     assert [name for name in example if f'"{name}"' not in source] == []
+
+
+class Recording(dict[str, str]):
+    """An environment that remembers every name the parser asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_the_parser_reads_exactly_the_variables_of_env_example() -> None:
+    env = Recording()
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+    example = dotenv_values(ROOT / ".env.example")
+    assert env.asked == set(example)
+
+
+def test_every_placeholder_in_env_example_is_named_at_once() -> None:
+    example = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
+    placeholders = sorted(k for k, v in example.items() if v.startswith("<"))
+    assert placeholders == ["ARCADE_API_KEY", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN"]
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(example)
+    named = [p.split()[0] for p in raised.value.problems]
+    assert named == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ARCADE_API_KEY"]
+    assert all("placeholder" in p for p in raised.value.problems)
+
+
+def test_env_example_starts_with_the_ten_minute_path() -> None:
+    """Filled in, .env.example is Socket Mode with Arcade's verifier: no public URL needed."""
+    example = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
+    filled = {**example, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ARCADE_API_KEY": "arc_1"}
+    settings = Settings.from_env(filled)
+    assert settings.socket_mode
+    assert settings.user_verifier == "arcade"

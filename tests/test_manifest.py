@@ -60,3 +60,9 @@ def test_sign_in_with_slack_is_set_up_for_the_verifier() -> None:
     # Development mode's users.info scopes stay opt-in (commented out), so production asks for no emails.
     assert not {"users:read", "users:read.email"} & set(oauth["scopes"]["bot"])
     assert "# - users:read.email" in MANIFEST.read_text()
+
+
+def test_the_usage_hint_names_what_the_command_takes() -> None:
+    [command] = manifest()["features"]["slash_commands"]
+    hint = command["usage_hint"]
+    assert [word for word in ("help", "status", "disconnect") if word in hint] == ["help", "status", "disconnect"]

@@ -33,7 +33,9 @@ async def _replicas(stack: AsyncExitStack, world: World, tmp_path: Path, count: 
     if mode == "socket":
         extra["SLACK_APP_TOKEN"] = world.slack.app_token
         world.slack.spread_socket_envelopes()
-    bots = [BotProcess(world, tmp_path / f"replica-{n}.log", **extra) for n in range(count)]
+    first = BotProcess(world, tmp_path / "replica-0.log", **extra)
+    extra["PUBLIC_URL"] = first.env["PUBLIC_URL"]  # one public URL for all, as behind a load balancer
+    bots = [first, *(BotProcess(world, tmp_path / f"replica-{n}.log", **extra) for n in range(1, count))]
     for bot in bots:
         await stack.enter_async_context(bot)
     if mode == "socket":

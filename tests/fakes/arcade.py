@@ -10,6 +10,8 @@ and implements what the bot uses (see shared/contracts/arcade.md §3, §4, §8.3
 - ``GET /v1/auth/status?id=&wait=``: long-poll on an ``asyncio.Condition`` (no busy polling);
   on timeout 200 + pending body, or HTTP 408 with ``timeout_mode="408"``.
 - ``GET /v1/admin/user_connections`` (all three filter spellings), ``DELETE .../{id}``, health.
+- ``GET``/``PUT /v1/admin/settings/session_verification``: the verifier setting (``verifier_url``;
+  ``settings_readable = False`` answers 403, a key that may not read it).
 - ``GET /_fake/oauth/consent?state=<flow_id>&decision=allow|deny``: the "browser" (as do
   :meth:`FakeArcade.approve` / :meth:`FakeArcade.deny`).
 
@@ -37,9 +39,18 @@ from tests.fakes.arcade_verify import Verification
 from tests.fakes.served import Served
 
 ROUTES = frozenset(
-    {"authorize", "status", "user_connections", "delete_connection", "health", "confirm_user", "confirm_user_cloud"}
+    {
+        "authorize",
+        "status",
+        "user_connections",
+        "delete_connection",
+        "health",
+        "confirm_user",
+        "confirm_user_cloud",
+        "session_verification",
+    }
 )
-_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 408: "request_timeout"}
+_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 408: "request_timeout"}
 _USER_KEYS = ("user_id", "user.id", "user[id]")
 _PROVIDER_KEYS = ("provider_id", "provider.id", "provider[id]")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -126,6 +137,7 @@ class FakeArcade(Served):
         self.in_flight: dict[str, int] = {}  # auth id -> status calls being answered now
         self.double_polls: list[tuple[str, float]] = []  # a status call that began while another was open
         self.verifier_url: str | None = None  # the custom verifier Arcade redirects to after consent
+        self.settings_readable = True  # False: the API key may not read the verifier setting (403)
         self.verification = Verification(self)
         self._token_connection: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
@@ -145,6 +157,8 @@ class FakeArcade(Served):
         connection_path = "/v1/admin/user_connections/{id}"
         router.add_delete(connection_path, self._delete_connection, name="delete_connection")
         router.add_get("/v1/health", self._health, name="health")
+        settings_path = "/v1/admin/settings/session_verification"
+        router.add_route("*", settings_path, self._session_verification, name="session_verification")  # GET, PUT
         router.add_get("/_fake/oauth/consent", self._consent, name="consent")
         self.verification.add_routes(router)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -451,6 +465,25 @@ class FakeArcade(Served):
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"healthy": True})
+
+    async def _session_verification(self, request: web.Request) -> web.Response:
+        if request.method not in ("GET", "PUT"):
+            return _error(405, "GET or PUT")
+        if not self.settings_readable:
+            return _error(403, "this API key may not manage the project's settings")
+        if request.method == "PUT":
+            body: Any = await request.json()
+            url = body.get("verifier_url") if isinstance(body, dict) else None
+            if not isinstance(url, str | None):
+                return _error(400, "verifier_url must be a string")
+            self.verifier_url = url or None
+        return web.json_response(
+            {
+                "unsafe_skip_verification": False,
+                "unsafe_skip_verification_choice_allowed": False,
+                "verifier_url": self.verifier_url or "",  # empty: Arcade's own verifier
+            }
+        )
 
     async def _consent(self, request: web.Request) -> web.Response:
         flow = next((f for f in self.flows.values() if f.flow_id == request.query.get("state")), None)
