@@ -9,10 +9,8 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
-import gc
 import logging
 import os
-import resource
 import signal
 import sys
 import time
@@ -27,7 +25,7 @@ from dotenv import find_dotenv, load_dotenv
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import checks, logs, verifier
+from bot import checks, logs, process, verifier
 from bot.arcade import Arcade
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE, ConfigError, Settings
@@ -47,7 +45,6 @@ from bot.store import Store
 from bot.workers import supervise, worker_number
 
 log = logging.getLogger("bot")
-OPEN_FILES_CEILING = 1_048_576  # Linux's default nr_open
 SHUTDOWN_GRACE = 3.0  # s a running bot gets to finish on SIGINT/SIGTERM before it is cut short
 USAGE = "usage: python -m bot [check]"
 
@@ -186,33 +183,6 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
         ) from None
 
 
-def raise_open_files_limit() -> int:
-    """Each waiting user holds one connection to Arcade, and the usual soft limit of 1,024 open files
-    would cap them at about a thousand: take what the hard limit allows. Returns the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = OPEN_FILES_CEILING if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_CEILING)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError) as exc:  # e.g. above the kernel's nr_open: keep what we have
-            log.warning("bot.open_files_unchanged limit=%d error=%s", soft, exc)
-    return soft
-
-
-def _tune_gc() -> None:
-    """Each waiting user is a few hundred live objects that every full collection walks again.
-
-    Measured with bench/ at 5,000 waiting (docs/performance.md): with the defaults, collections
-    took up to 40% of the CPU while users arrived and approved, with pauses up to 470 ms. Start-up
-    objects (modules, the Gmail discovery document) live as long as the process, so they are
-    frozen out of collections; the first generation is collected every 10,000 allocations
-    instead of 700, which makes every generation's collections ~14x rarer.
-    """
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
-
-
 async def _prune_daily(store: Store, keep_days: int) -> None:
     while True:
         await asyncio.sleep(86_400)
@@ -257,7 +227,7 @@ async def _serve_until_stopped(settings: Settings, stop: asyncio.Event) -> None:
 
     async def tune_gc_when_ready() -> None:
         await ready.wait()
-        _tune_gc()
+        process.tune_gc()
 
     tuning = asyncio.create_task(tune_gc_when_ready())
     try:
@@ -316,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.workers > 1 and worker is None:
         return asyncio.run(supervise(settings.workers, os.environ))
     settings = dataclasses.replace(settings, worker=worker)
-    log.info("bot.open_files limit=%d", raise_open_files_limit())
+    log.info("bot.open_files limit=%d", process.raise_open_files_limit())
     return asyncio.run(_run(settings))
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import bot
-from bot.__main__ import OPEN_FILES_CEILING
+from bot.process import OPEN_FILES_CEILING
 
 
 def start(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,7 @@ def test_the_open_files_limit_is_raised_to_what_the_system_allows() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     expected = OPEN_FILES_CEILING if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_CEILING)
     code = (
-        "import resource; from bot.__main__ import raise_open_files_limit as r;"
+        "import resource; from bot.process import raise_open_files_limit as r;"
         " print(r(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
     )
     done = subprocess.run(  # noqa: S603 - our own interpreter and code
