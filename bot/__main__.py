@@ -69,11 +69,14 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         )
         flows = AuthFlows(arcade, store, timeout_seconds=settings.auth_timeout_seconds)
         stack.push_async_callback(flows.close)
+        # custom verifier: the Authorize button opens the bot's start link, which binds the browser.
+        links = verifier.start_links(settings) if settings.user_verifier == "custom" else None
         delivery = Delivery(
             Mailbox(arcade, gmail, flows, store),
             Messenger(client, session),
             store,
             timeout_seconds=settings.auth_timeout_seconds,
+            link=links.link if links else None,
         )
         stack.push_async_callback(delivery.close)
         # The one loop in the object graph, closed here and only here: flows start through the
@@ -102,8 +105,9 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         web_app = build_web_app(health)
         if handler is None:
             web_app.router.add_post(EVENTS_PATH, events_handler(app))
-        if settings.user_verifier == "custom":
-            verifier.add_routes(web_app, verifier.build(settings, arcade=arcade, session=session, client=client))
+        if links is not None:
+            custom = verifier.build(settings, arcade=arcade, session=session, client=client, store=store, links=links)
+            verifier.add_routes(web_app, custom)
             log.info("verifier.ready url=%s%s", settings.public_url, verifier.VERIFY_PATH)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()

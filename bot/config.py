@@ -6,6 +6,7 @@ their ``.env`` in one go instead of one traceback at a time.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,16 @@ GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 USER_VERIFIERS = ("custom", "arcade")  # see README "User verification" and bot/identity.py
 MIN_VERIFIER_SECRET = 32
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1): where plain http is acceptable."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 class ConfigError(Exception):
@@ -72,6 +82,9 @@ class Settings:
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 problems.append(f"{name} must be an http(s) URL, got {value!r}")
+            elif parts.scheme == "http" and not is_loopback(parts.hostname):
+                # Sign in with Slack trusts the ID token because it arrives over TLS; tokens and keys go here too.
+                problems.append(f"{name} must use https (plain http only for a loopback address), got {value!r}")
             return value
 
         def integer(name: str, default: int, low: int, high: int) -> int:
@@ -135,7 +148,7 @@ class Settings:
             parts = urlsplit(public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
                 problems.append(f"PUBLIC_URL must be a base URL like https://bot.example.com, got {public_url!r}")
-            elif parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            elif parts.scheme == "http" and not is_loopback(parts.hostname):
                 problems.append(f"PUBLIC_URL must use https (plain http only for localhost), got {public_url!r}")
             public_url = public_url.rstrip("/")
         verifier_secret = verifier_values["VERIFIER_SECRET"]

@@ -79,9 +79,17 @@ class Browserless:
         async with self.session.get(url, allow_redirects=False) as resp:
             return Hop(resp.status, resp.headers.get("Location"), await resp.text(), dict(resp.headers))
 
+    async def to_arcade(self, link: str) -> str:
+        """Open the Authorize button's start link: the Arcade URL it sends the browser to (with the start cookie)."""
+        started = await self.hop(link)
+        assert started.status == 303, started
+        assert started.location is not None
+        return started.location
+
     async def to_slack(self, link: str, *, email: str | None = None) -> str:
-        """Consent at the fake Arcade, pass the verifier: the Sign in with Slack URL the browser is sent to."""
-        consent = await self.hop(f"{link}&email={email}" if email else link)
+        """Open the start link, consent at the fake Arcade, pass the verifier: the Sign in with Slack URL."""
+        arcade = await self.to_arcade(link)
+        consent = await self.hop(f"{arcade}&email={email}" if email else arcade)
         assert consent.status == 303, consent
         assert consent.location is not None
         verify = await self.hop(consent.location)

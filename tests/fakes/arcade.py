@@ -123,6 +123,7 @@ class FakeArcade(Served):
         self.ignore_connection_filters = False
         self.wait_max = 59
         self.verifier_url: str | None = None  # the custom verifier Arcade redirects to after consent
+        self.consent_email: str | None = None  # the Google account that consents when the link names none
         self.verification = Verification(self)
         self._token_connection: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
@@ -447,7 +448,7 @@ class FakeArcade(Served):
             return web.Response(status=404, text="unknown authorization")
         if decision not in ("allow", "deny") or flow.status != "pending":
             return web.Response(status=400, text=f"authorization is {flow.status}")
-        email = request.query.get("email") or None
+        email = request.query.get("email") or self.consent_email
         if decision == "allow" and self.verifier_url:
             raise web.HTTPSeeOther(self.verification.await_verification(flow, email))
         target = await self._settle(flow, allow=decision == "allow", email=email)
