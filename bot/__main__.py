@@ -29,7 +29,7 @@ from bot.config import GMAIL_SCOPE, ConfigError, Settings
 from bot.gmail import Gmail
 from bot.identity import slack_ids
 from bot.mailbox import Mailbox
-from bot.server import build_web_app
+from bot.server import RUNNER_OPTIONS, GuardedSite, build_web_app
 from bot.slack.app import build_app, report_failure
 from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
@@ -104,16 +104,16 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         # The web server runs in both modes: /healthz and the verifier; /slack/events in HTTP mode.
         web_app = build_web_app(health)
         if handler is None:
-            web_app.router.add_post(EVENTS_PATH, events_handler(app))
+            web_app.router.add_post(EVENTS_PATH, events_handler(app, settings.slack_signing_secret or ""))
         if links is not None:
             custom = verifier.build(settings, arcade=arcade, session=session, client=client, store=store, links=links)
             verifier.add_routes(web_app, custom)
             log.info("verifier.ready url=%s%s", settings.public_url, verifier.VERIFY_PATH)
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = web.AppRunner(web_app, **RUNNER_OPTIONS)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         # aiohttp's default backlog (128) drops connections during a burst of commands.
-        await web.TCPSite(runner, settings.host, settings.port, backlog=1024).start()
+        await GuardedSite(runner, settings.host, settings.port, backlog=1024).start()
 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
