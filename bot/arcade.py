@@ -28,7 +28,7 @@ import httpx
 from arcadepy import AsyncArcade
 
 from bot.arcade_client import new_client
-from bot.errors import ArcadeRejected, ArcadeUnavailable, UserMismatch, VerificationClosed
+from bot.errors import ArcadeRejected, ArcadeUnavailable, NotConfirmed, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
 from bot.models import Authorization, Authorized, NeedsConsent, SlackUser
 
@@ -168,8 +168,11 @@ class Arcade:
         except arcadepy.BadRequestError as exc:
             if _is_mismatch(exc.body):
                 raise UserMismatch("confirm_user answered user_mismatch") from None
-            log.info("arcade.verification_closed status=400")
-            raise VerificationClosed("confirm_user answered 400: not awaiting verification") from None
+            if _is_closed(exc.body):
+                log.info("arcade.verification_closed status=400")
+                raise VerificationClosed("confirm_user answered 400: not awaiting verification") from None
+            log.info("arcade.not_confirmed status=400")
+            raise NotConfirmed("confirm_user answered 400 without saying why") from None
         except arcadepy.NotFoundError:
             raise VerificationClosed("confirm_user answered 404: unknown flow") from None
         except arcadepy.APIError as exc:
@@ -183,8 +186,22 @@ class Arcade:
         return Confirmed(auth_id, next_uri if isinstance(next_uri, str) and next_uri else None)
 
 
+# confirm_user's documented refusals (shared/contracts: arcade.md §3.3): a mismatch is
+# {"code":400,"msg":"An error occurred during verification"} (one docs version adds
+# "error":"user_mismatch"); "too late" is {"code":400,"msg":"Bad request","data":null}; the SDK's
+# host answers {"name","message"}. Anything else is "not confirmed", without guessing which.
+_MISMATCH_MESSAGE = "an error occurred during verification"
+
+
 def _is_mismatch(body: object) -> bool:
-    return isinstance(body, dict) and body.get("error") == "user_mismatch"
+    if not isinstance(body, dict):
+        return False
+    said = " ".join(str(body.get(key, "")) for key in ("msg", "message", "name", "error")).lower()
+    return body.get("error") == "user_mismatch" or _MISMATCH_MESSAGE in said or "user_mismatch" in said
+
+
+def _is_closed(body: object) -> bool:
+    return isinstance(body, dict) and str(body.get("msg", body.get("message", ""))).lower() == "bad request"
 
 
 def _to_authorization(response: Any) -> Authorization | None:

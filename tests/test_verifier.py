@@ -20,7 +20,7 @@ from bot.verifier.signin import SlackSignIn
 from bot.verifier.start import Binding, StartLinks
 from bot.verifier.state import Signer
 from tests.conftest import ALICE, BOB, TEAM, VERIFIER_SECRET, World, arcade_user
-from tests.fakes.arcade_verify import USER_MISMATCH, Confirmation
+from tests.fakes.arcade_verify import USER_MISMATCH, USER_MISMATCH_ENGINE, USER_MISMATCH_WITH_ERROR, Confirmation
 from tests.verify_support import (
     ask_for_link,
     browserless,
@@ -204,8 +204,13 @@ async def test_sign_in_failures(world: World, method: str, error: str, status: i
 @pytest.mark.parametrize(
     ("fault", "status", "title"),
     [
+        # each documented shape of a mismatch, none relying on an "error" field
         ((400, USER_MISMATCH), 403, "This link belongs to another Slack user"),
-        ((200, USER_MISMATCH), 403, "This link belongs to another Slack user"),  # a 200 that means no
+        ((400, USER_MISMATCH_WITH_ERROR), 403, "This link belongs to another Slack user"),
+        ((400, USER_MISMATCH_ENGINE), 403, "This link belongs to another Slack user"),
+        ((200, USER_MISMATCH_WITH_ERROR), 403, "This link belongs to another Slack user"),  # a 200 that means no
+        # a 400 that says neither: a page true for a mismatch and for a late confirmation alike
+        ((400, {"name": "bad_request", "message": "invalid request"}), 403, "Arcade did not confirm"),
         ((400, {"code": 400, "msg": "Bad request", "data": None}), 410, "This authorization is no longer waiting"),
         ((404, None), 410, "This authorization is no longer waiting"),
         ((401, {"code": 401, "msg": "Unauthorized"}), 424, "Arcade could not finish the connection"),

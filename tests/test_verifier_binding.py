@@ -64,6 +64,7 @@ async def test_a_victim_who_started_elsewhere_is_not_bound_to_someone_elses_flow
         await alice.to_arcade(alices)
         refused = await alice.hop(await alice.back_from_slack((await alice.hop(consent.location)).location or ""))
     assert refused.status == 403
+    assert "This link belongs to another Slack user" in refused.text  # from the Engine's {"name","message"}
     assert [c.outcome for c in world.arcade.verification.confirmations] == ["user_mismatch"]
     assert world.arcade.connections == {}
 

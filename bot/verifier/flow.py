@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 from bot.arcade import Arcade
 from bot.config import is_loopback
-from bot.errors import BotError, UserMismatch, VerificationClosed
+from bot.errors import BotError, NotConfirmed, UserMismatch, VerificationClosed
 from bot.models import SlackUser
 from bot.store import Store
 from bot.verifier.limits import RateLimit
@@ -214,6 +214,9 @@ class Verifier:
         except VerificationClosed:
             log.info("verify.closed flow=%s user=%s", _short(flow_id), user.arcade_id)
             return await self._show("closed")
+        except NotConfirmed:
+            log.warning("verify.not_confirmed flow=%s user=%s", _short(flow_id), user.arcade_id)
+            return await self._show("not_confirmed")
         except BotError as exc:
             log.warning("verify.arcade_failed flow=%s error=%s", _short(flow_id), type(exc).__name__)
             return await self._show("arcade_unavailable")

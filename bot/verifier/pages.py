@@ -41,6 +41,7 @@ Kind = Literal[
     "other_workspace",
     "unexpected_authorization",
     "too_many",
+    "not_confirmed",
 ]
 
 
@@ -178,6 +179,13 @@ PAGES: dict[Kind, _Spec] = {
         "you followed may have come from someone else. Nothing was connected.",
         "Run /connect-gmail in Slack yourself and click Authorize Gmail again. If someone sent you a link, tell "
         "whoever runs this bot.",
+    ),
+    "not_confirmed": _Spec(
+        403,
+        "Arcade did not confirm this authorization",
+        "Either it was started by another Slack user, or it is no longer waiting (finished already, or it took "
+        "too long). Nothing new was connected.",
+        _CHECK_SLACK,
     ),
     "too_many": _Spec(
         429,
