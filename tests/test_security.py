@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
+from tests.verify_support import lands_at
 
 OTHER_TEAM = "T0OTHER0001"
 
@@ -84,11 +83,8 @@ async def test_the_same_user_id_in_two_workspaces_is_two_people(world: World) ->
     [here] = world.arcade.pending_for(arcade_user(ALICE, TEAM))
     [there] = world.arcade.pending_for(arcade_user(ALICE, OTHER_TEAM))
     assert here.url != there.url
-    async with aiohttp.ClientSession() as browser:  # each button's start link leads to its own flow
-        for team, flow in ((TEAM, here), (OTHER_TEAM, there)):
-            link = buttons(prompts(world, ALICE, team)[0])[0]["url"]
-            async with browser.get(link, allow_redirects=False) as opened:
-                assert (opened.status, opened.headers["Location"]) == (303, flow.url)
+    assert await lands_at(buttons(prompts(world, ALICE, TEAM)[0])[0]["url"]) == here.url
+    assert await lands_at(buttons(prompts(world, ALICE, OTHER_TEAM)[0])[0]["url"]) == there.url
 
     await world.arcade.approve(arcade_user(ALICE, TEAM))
     await world.slack.wait_for(lambda: len(label_lists(world, ALICE, TEAM)) == 1, timeout=10)

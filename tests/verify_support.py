@@ -115,3 +115,10 @@ async def browserless(world: World, user: str | None = None) -> AsyncIterator[Br
         if user is not None:
             await person.login(user)
         yield person
+
+
+async def lands_at(link: str) -> str:
+    """Where an Authorize button's link sends a fresh browser: the custom verifier's start link 303s to
+    Arcade's URL; any other link is already Arcade's."""
+    async with aiohttp.ClientSession() as browser, browser.get(link, allow_redirects=False) as opened:
+        return opened.headers.get("Location", link) if opened.status == 303 else link
