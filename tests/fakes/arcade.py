@@ -124,6 +124,7 @@ class FakeArcade(Served):
         self.wait_max = 59
         self.verifier_url: str | None = None  # the custom verifier Arcade redirects to after consent
         self.consent_email: str | None = None  # the Google account that consents when the link names none
+        self.url_padding = ""  # appended to authorization URLs (long provider scopes and state make long URLs)
         self.verification = Verification(self)
         self._token_connection: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
@@ -363,7 +364,7 @@ class FakeArcade(Served):
         self, user_id: str, provider_id: str, scopes: frozenset[str], next_uri: str | None, *, status: str
     ) -> Flow:
         flow_id = str(uuid.uuid4())
-        url = f"{self.base_url}/_fake/oauth/consent?state={flow_id}" if status == "pending" else ""
+        url = f"{self.base_url}/_fake/oauth/consent?state={flow_id}{self.url_padding}" if status == "pending" else ""
         auth_id = f"ac_{secrets.token_hex(12)}"
         flow = Flow(auth_id, flow_id, user_id, provider_id, scopes, status, url, next_uri, time.time())
         self.flows[flow.auth_id] = flow
