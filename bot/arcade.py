@@ -109,7 +109,9 @@ class Arcade:
         wait = max(1, min(wait, MAX_WAIT))
         try:
             response = await self._poller.auth.status(id=auth_id, wait=wait)
-        except arcadepy.NotFoundError:
+        except (arcadepy.NotFoundError, arcadepy.BadRequestError):
+            # An id Arcade does not know (its spec declares 400 here; a 404 is tolerated): asking again cannot help.
+            log.info("arcade.status_unknown auth_id=%s", auth_id)
             return "failed"
         except arcadepy.APIStatusError as exc:
             if exc.status_code == 408:  # older Engines answer a long-poll timeout with 408

@@ -271,9 +271,9 @@ async def test_connection_list_paginates_and_filters_can_be_ignored(arcade: Fake
 
 
 async def test_request_validation(arcade: FakeArcade, client: AsyncArcade) -> None:
-    with pytest.raises(NotFoundError) as missing:
+    with pytest.raises(BadRequestError) as missing:  # the spec declares 400/401/415/500 for auth.status
         await client.auth.status(id="ac_nope")
-    assert missing.value.body == {"name": "not_found", "message": "authorization ac_nope not found"}
+    assert missing.value.body == {"name": "bad_request", "message": "authorization ac_nope not found"}
     with pytest.raises(BadRequestError):
         await client.auth.status(id=_id(await _start(client)), wait=60)
 
@@ -342,6 +342,7 @@ async def test_labels_list_default_mailbox(mailbox: FakeGmail) -> None:
     assert {"UNREAD", "CATEGORY_SOCIAL", "CATEGORY_PERSONAL"} <= {label["id"] for label in labels}
     assert {"work", "work/clients", "work/clients/Acme"} <= {label["name"] for label in labels}
     assert all(set(label) <= set(LIST_FIELDS) for label in labels)
+    assert not [label for label in labels if "color" in label]  # documented: labels.get has it, list does not
     assert {label["type"] for label in labels} == {"system", "user"}
     [call] = mailbox.calls
     assert call == GmailCall("GET", "/gmail/v1/users/me/labels", "alice", "Bearer tok-alice", call.at)

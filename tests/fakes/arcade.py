@@ -379,8 +379,8 @@ class FakeArcade(Served):
             return _error(400, f"wait must be an integer from 0 to {self.wait_max}")
         wait = int(wait_text)
         flow = self.flows.get(auth_id)
-        if flow is None:
-            return _error(404, f"authorization {auth_id} not found")
+        if flow is None:  # the spec declares 400/401/415/500 here, no 404
+            return _error(400, f"authorization {auth_id} not found")
         if flow.status == "pending" and wait:
             async with self._changed:
                 with contextlib.suppress(TimeoutError):

@@ -30,7 +30,7 @@ from aiohttp import web
 from tests.fakes.served import Served
 
 JSON_TYPE = "application/json; charset=UTF-8"
-LIST_FIELDS = ("id", "name", "messageListVisibility", "labelListVisibility", "type", "color")
+LIST_FIELDS = ("id", "name", "messageListVisibility", "labelListVisibility", "type")  # no color: gmail.md §1.1
 COUNT_FIELDS = ("messagesTotal", "messagesUnread", "threadsTotal", "threadsUnread")
 MAX_BATCH = 100
 _PATH = re.compile(r"^/gmail/v1/users/(?P<user>[^/]+)/labels(?:/(?P<id>[^/]+))?$")
