@@ -35,7 +35,6 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.arcade import Arcade
@@ -44,7 +43,8 @@ from bot.errors import BotError, NotConfirmed, UserMismatch, VerificationClosed
 from bot.models import SlackUser
 from bot.store import Store
 from bot.verifier.limits import RateLimit
-from bot.verifier.pages import Branding, Kind, Page, page
+from bot.verifier.outcome import Outcome, Redirect, Shown
+from bot.verifier.pages import Branding, Kind, page
 from bot.verifier.signin import SignInError, SlackIdentity, SlackSignIn
 from bot.verifier.start import Binding, StartLinks
 from bot.verifier.state import Signer, StateError, fingerprint, spend
@@ -59,34 +59,6 @@ _FLOW_ID = re.compile(r"[A-Za-z0-9._:~-]{1,200}")  # always fullmatch: "$" would
 _IDENTITY_HINTS = ("user_id", "user", "email", "sub", "login_hint", "team_id")
 _STATE_PAGES: dict[str, Kind] = {"expired": "state_expired", "replayed": "state_replayed"}
 TOKEN_CALLS_PER_MINUTE = 10  # openid.connect.token calls per client address
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Redirect:
-    """303 to ``location``; ``cookie`` is the browser-binding value to set, ``start_cookie`` the start cookie's."""
-
-    location: str
-    cookie: str | None = None
-    start_cookie: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    """A page; ``clear_cookie`` once the sign-in it belonged to is spent."""
-
-    page: Page
-    clear_cookie: bool = False
-
-
-Outcome = Redirect | Shown
 
 
 class Verifier:

@@ -14,8 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.arcade import Arcade
 from bot.config import Settings
 from bot.store import Store
-from bot.verifier.flow import CALLBACK_PATH, COOKIE, HEADERS, VERIFY_PATH, Outcome, Redirect, Shown, Verifier
+from bot.verifier.flow import CALLBACK_PATH, COOKIE, VERIFY_PATH, Verifier
 from bot.verifier.limits import RateLimit
+from bot.verifier.outcome import HEADERS, Outcome, Redirect, Shown
 from bot.verifier.pages import Branding
 from bot.verifier.signin import SlackSignIn
 from bot.verifier.start import START_COOKIE, START_PATH, StartLinks
