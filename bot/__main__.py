@@ -32,7 +32,7 @@ from bot.config import GMAIL_SCOPE, ConfigError, Settings
 from bot.gmail import Gmail
 from bot.identity import slack_ids
 from bot.mailbox import Mailbox
-from bot.server import build_web_app
+from bot.server import RUNNER_OPTIONS, GuardedSite, build_web_app
 from bot.slack.app import build_app, report_failure
 from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
@@ -77,11 +77,14 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             arcade, store, timeout_seconds=settings.auth_timeout_seconds, lease_seconds=settings.lease_seconds
         )
         stack.push_async_callback(flows.close)
+        # custom verifier: the Authorize button opens the bot's start link, which binds the browser.
+        links = verifier.start_links(settings) if settings.user_verifier == "custom" else None
         delivery = Delivery(
             Mailbox(arcade, gmail, flows, store),
             Messenger(client, session),
             store,
             timeout_seconds=settings.auth_timeout_seconds,
+            link=links.link if links else None,
         )
         # The one loop in the object graph, closed here and only here: flows start through the
         # mailbox, and a flow that ends is handed to delivery (its outbox row is already durable).
@@ -112,11 +115,12 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         # The web server runs in both modes: /healthz and the verifier; /slack/events in HTTP mode.
         web_app = build_web_app(health)
         if handler is None:
-            web_app.router.add_post(EVENTS_PATH, events_handler(app))
-        if settings.user_verifier == "custom":
-            verifier.add_routes(web_app, verifier.build(settings, arcade=arcade, session=session, client=client))
+            web_app.router.add_post(EVENTS_PATH, events_handler(app, settings.slack_signing_secret or ""))
+        if links is not None:
+            custom = verifier.build(settings, arcade=arcade, session=session, client=client, store=store, links=links)
+            verifier.add_routes(web_app, custom)
             log.info("verifier.ready url=%s%s", settings.public_url, verifier.VERIFY_PATH)
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = web.AppRunner(web_app, **RUNNER_OPTIONS)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await _listen(runner, settings)
@@ -172,7 +176,7 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
     # aiohttp's default backlog (128) drops connections during a burst of commands. Workers started
     # by WORKERS=N share the port; the kernel spreads connections over them.
     reuse_port = settings.worker is not None
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_port=reuse_port)
+    site = GuardedSite(runner, settings.host, settings.port, backlog=1024, reuse_port=reuse_port)
     try:
         await site.start()
     except OSError as exc:

@@ -28,7 +28,7 @@ import httpx
 from arcadepy import AsyncArcade
 
 from bot.arcade_client import new_client
-from bot.errors import ArcadeRejected, ArcadeUnavailable, UserMismatch, VerificationClosed
+from bot.errors import ArcadeRejected, ArcadeUnavailable, NotConfirmed, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
 from bot.models import Authorization, Authorized, NeedsConsent, SlackUser
 
@@ -109,7 +109,9 @@ class Arcade:
         wait = max(1, min(wait, MAX_WAIT))
         try:
             response = await self._poller.auth.status(id=auth_id, wait=wait)
-        except arcadepy.NotFoundError:
+        except (arcadepy.NotFoundError, arcadepy.BadRequestError):
+            # An id Arcade does not know (its spec declares 400 here; a 404 is tolerated): asking again cannot help.
+            log.info("arcade.status_unknown auth_id=%s", auth_id)
             return "failed"
         except arcadepy.APIStatusError as exc:
             if exc.status_code == 408:  # older Engines answer a long-poll timeout with 408
@@ -168,8 +170,11 @@ class Arcade:
         except arcadepy.BadRequestError as exc:
             if _is_mismatch(exc.body):
                 raise UserMismatch("confirm_user answered user_mismatch") from None
-            log.info("arcade.verification_closed status=400")
-            raise VerificationClosed("confirm_user answered 400: not awaiting verification") from None
+            if _is_closed(exc.body):
+                log.info("arcade.verification_closed status=400")
+                raise VerificationClosed("confirm_user answered 400: not awaiting verification") from None
+            log.info("arcade.not_confirmed status=400")
+            raise NotConfirmed("confirm_user answered 400 without saying why") from None
         except arcadepy.NotFoundError:
             raise VerificationClosed("confirm_user answered 404: unknown flow") from None
         except arcadepy.APIError as exc:
@@ -183,8 +188,22 @@ class Arcade:
         return Confirmed(auth_id, next_uri if isinstance(next_uri, str) and next_uri else None)
 
 
+# confirm_user's documented refusals (shared/contracts: arcade.md §3.3): a mismatch is
+# {"code":400,"msg":"An error occurred during verification"} (one docs version adds
+# "error":"user_mismatch"); "too late" is {"code":400,"msg":"Bad request","data":null}; the SDK's
+# host answers {"name","message"}. Anything else is "not confirmed", without guessing which.
+_MISMATCH_MESSAGE = "an error occurred during verification"
+
+
 def _is_mismatch(body: object) -> bool:
-    return isinstance(body, dict) and body.get("error") == "user_mismatch"
+    if not isinstance(body, dict):
+        return False
+    said = " ".join(str(body.get(key, "")) for key in ("msg", "message", "name", "error")).lower()
+    return body.get("error") == "user_mismatch" or _MISMATCH_MESSAGE in said or "user_mismatch" in said
+
+
+def _is_closed(body: object) -> bool:
+    return isinstance(body, dict) and str(body.get("msg", body.get("message", ""))).lower() == "bad request"
 
 
 def _to_authorization(response: Any) -> Authorization | None:

@@ -7,6 +7,7 @@ like ``<your-…>``, a shape no real value has, so one left in place is named at
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,16 @@ MIN_VERIFIER_SECRET = 32
 MAX_DEFAULT_WORKERS = 4
 MAX_SOCKET_CONNECTIONS = 10
 MAX_WORKERS = 64
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1): where plain http is acceptable."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 class ConfigError(Exception):
@@ -91,6 +101,9 @@ class Settings:
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 problems.append(f"{name} must be an http(s) URL, got {value!r}")
+            elif parts.scheme == "http" and not is_loopback(parts.hostname):
+                # Sign in with Slack trusts the ID token because it arrives over TLS; tokens and keys go here too.
+                problems.append(f"{name} must use https (plain http only for a loopback address), got {value!r}")
             return value
 
         def integer(name: str, default: int, low: int, high: int) -> int:
@@ -155,7 +168,7 @@ class Settings:
             parts = urlsplit(public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
                 problems.append(f"PUBLIC_URL must be a base URL like https://bot.example.com, got {public_url!r}")
-            elif parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            elif parts.scheme == "http" and not is_loopback(parts.hostname):
                 problems.append(f"PUBLIC_URL must use https (plain http only for localhost), got {public_url!r}")
             public_url = public_url.rstrip("/")
         verifier_secret = verifier_values["VERIFIER_SECRET"]

@@ -4,7 +4,8 @@
     ├── ArcadeUnavailable       Arcade did not answer, or answered 5xx/429 after retries
     ├── ArcadeRejected          Arcade refused our request (bad API key, bad scopes): an admin must act
     │   ├── UserMismatch        confirm_user: the browser's Slack user is not the one who started the flow
-    │   └── VerificationClosed  confirm_user: the flow no longer awaits verification (done, or too late)
+    │   ├── VerificationClosed  confirm_user: the flow no longer awaits verification (done, or too late)
+    │   └── NotConfirmed        confirm_user: a 4xx that says neither (another user's flow, or too late)
     ├── IdentityUnavailable     the user's Arcade user id could not be worked out (no Slack email readable)
     ├── GmailAuthError          Gmail refused the token (401 revoked/expired, 403 missing scope)
     ├── GmailRateLimited        Gmail asked us to slow down (429, rate-limit 403) after retries
@@ -43,6 +44,10 @@ class UserMismatch(ArcadeRejected):
 
 class VerificationClosed(ArcadeRejected):
     user_message = "That authorization is no longer waiting to be verified. Run /connect-gmail again."
+
+
+class NotConfirmed(ArcadeRejected):
+    user_message = "Arcade did not confirm that authorization. Run /connect-gmail again."
 
 
 class IdentityUnavailable(BotError):

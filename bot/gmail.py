@@ -102,13 +102,14 @@ class Gmail:
         )
 
     def _unread_sync(self, http: AuthorizedHttp, label_ids: list[str]) -> dict[str, dict[str, int]]:
-        """``messagesUnread`` per label through batched ``labels.get``. Counts are a nicety: a
+        """``threadsUnread`` per label (what Gmail's sidebar shows: unread conversations, not
+        messages) through batched ``labels.get``. Counts are a nicety: a
         failed part or batch leaves those labels without a count instead of failing the listing."""
         counts: dict[str, dict[str, int]] = {}
 
         def collect(request_id: str, response: Any, exception: Exception | None) -> None:
-            if exception is None and isinstance(response, dict) and isinstance(response.get("messagesUnread"), int):
-                counts[request_id] = {"messagesUnread": response["messagesUnread"]}
+            if exception is None and isinstance(response, dict) and isinstance(response.get("threadsUnread"), int):
+                counts[request_id] = {"threadsUnread": response["threadsUnread"]}
 
         for start in range(0, len(label_ids), BATCH_SIZE):
             batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)

@@ -75,11 +75,13 @@ def from_api(raw: Mapping[str, Any]) -> Label | None:
         kind = raw["type"]
     else:  # always present in practice; guess from the id if not
         kind = "system" if label_id in NAMES or label_id == UNREAD else "user"
-    unread = raw.get("messagesUnread")
+    unread = raw.get("threadsUnread")  # Gmail's sidebar counts unread conversations, not messages
     if isinstance(unread, bool) or not isinstance(unread, int) or unread < 0:
         unread = None
     # Real accounts report labelHide on SPAM, TRASH, IMPORTANT: only user labels can be hidden.
-    hidden = kind == "user" and raw.get("labelListVisibility") == "labelHide"
+    # labelShowIfUnread: shown only while it has unread mail (kept when the count is unknown).
+    visibility = raw.get("labelListVisibility")
+    hidden = kind == "user" and (visibility == "labelHide" or (visibility == "labelShowIfUnread" and unread == 0))
     return Label(id=label_id, name=name, kind=kind, hidden=hidden, unread=unread)
 
 

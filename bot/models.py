@@ -65,7 +65,8 @@ class Message:
     blocks: tuple[dict[str, Any], ...] = ()
 
     def as_payload(self) -> dict[str, Any]:
-        return {"text": self.text, "blocks": list(self.blocks)}
+        """Without blocks, Slack shows ``text`` itself (mrkdwn), so a message may be text alone."""
+        return {"text": self.text, "blocks": list(self.blocks)} if self.blocks else {"text": self.text}
 
 
 # Closed sets of words, checked by mypy.

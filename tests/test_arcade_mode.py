@@ -56,3 +56,18 @@ async def test_the_web_server_runs_in_socket_mode_too(world: World) -> None:
     assert status == 400
     assert "This link is incomplete" in page
     assert (await get(f"{base}/slack/events"))[0] in (404, 405)  # Slack talks over the socket here
+
+
+async def test_an_authorize_url_too_long_for_a_button_is_sent_as_a_text_link(world: World) -> None:
+    """Slack refuses a button url past 3,000 characters: the prompt is then text with the link."""
+    world.arcade.url_padding = "&scope=" + "x" * 3100
+    await world.start_bot("http", **ARCADE_MODE)
+    await world.slack.slash_command(ALICE, channel_id=CHANNEL, team_id=TEAM)
+    await world.slack.wait_for(lambda: any("Authorize Gmail" in str(m) for m in world.slack.private_to(ALICE, TEAM)))
+    [prompt] = [m for m in world.slack.private_to(ALICE, TEAM) if "Authorize Gmail" in str(m)]
+    [flow] = world.arcade.pending_for("u0alice0001@example.com")
+    assert f"<{flow.url}|Authorize Gmail>" in prompt["text"]
+    assert not prompt.get("blocks")
+
+    await world.arcade.approve("u0alice0001@example.com")
+    assert "Inbox" in text_of(await wait_for_labels(world, ALICE))

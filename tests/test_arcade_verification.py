@@ -144,3 +144,13 @@ async def test_the_identity_strategy_names_the_arcade_user(fake: FakeArcade) -> 
             await arcade.confirm_user(await consent(pending.url), BOB)
         assert await arcade.connections(ALICE) == []
     assert seen == [ALICE, BOB, ALICE]
+
+
+async def test_a_status_400_for_an_unknown_authorization_is_a_failure_not_an_error() -> None:
+    """auth.status's spec declares 400 (not 404) for an id Arcade does not know: the wait ends as failed."""
+    async with (
+        FakeArcade() as fake,
+        Arcade.open(api_key=fake.api_key, base_url=fake.base_url, scopes=(GMAIL_SCOPE,)) as arcade,
+    ):
+        assert await arcade.poll("ac_never_issued", 1) == "failed"
+    assert [c.path for c in fake.calls if c.path == "/v1/auth/status"] == ["/v1/auth/status"]  # not retried

@@ -188,3 +188,13 @@ def test_env_example_starts_with_the_ten_minute_path() -> None:
     settings = Settings.from_env(filled)
     assert settings.socket_mode
     assert settings.user_verifier == "arcade"
+
+
+@pytest.mark.parametrize("name", ["SLACK_API_URL", "ARCADE_BASE_URL", "GMAIL_API_URL"])
+def test_service_urls_must_be_https_unless_loopback(name: str) -> None:
+    """Sign in with Slack skips the ID token's signature check because it arrives over TLS."""
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**SOCKET, name: "http://slack.example.com/api/"})
+    assert [p for p in info.value.problems if p.startswith(f"{name} must use https")]
+    for url in ("http://127.0.0.1:9/api/", "http://127.0.0.2:9/", "http://localhost:9/", "http://[::1]:9/"):
+        Settings.from_env({**SOCKET, name: url})  # no error

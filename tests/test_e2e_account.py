@@ -196,8 +196,9 @@ async def test_labels_show_unread_counts_for_inbox_and_user_labels(world: World)
             {"id": "Label_2", "name": "Work/Clients", "type": "user"},
         ],
     )
-    world.gmail.set_unread(arcade_user(ALICE), "INBOX", 12, 100)
-    world.gmail.set_unread(arcade_user(ALICE), "Label_2", 3, 10)
+    # Unread conversations, as Gmail's sidebar counts them, not unread messages.
+    world.gmail.set_unread(arcade_user(ALICE), "INBOX", 30, 100, threads_unread=12)
+    world.gmail.set_unread(arcade_user(ALICE), "Label_2", 5, 10, threads_unread=3)
     await world.start_bot("http")
     await world.slack.dm(ALICE, "labels", team_id=TEAM)
     shown = text_of(await wait_for_labels(world))

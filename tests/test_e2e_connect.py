@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.slack.messages import OPEN_AUTH_ACTION
+from bot.verifier import START_PATH
 from tests.conftest import ALICE, BOB, CHANNEL, NO_BOT_CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 MODES = ["http", "socket"]
@@ -54,7 +55,8 @@ async def test_connect_prompt_then_labels_after_approval(world: World, mode: str
     prompt = await wait_for_prompt(world)
     [button] = buttons(prompt)
     [flow] = world.arcade.pending_for(arcade_user(ALICE))
-    assert button["url"] == flow.url
+    # The custom verifier's button opens the bot's start link, which leads to Arcade's URL.
+    assert button["url"].startswith(f"{world.bots[0].settings.public_url}{START_PATH}/")
     assert button["action_id"] == OPEN_AUTH_ACTION
     assert button["text"]["text"] == "Authorize Gmail"
     assert "Connect your Gmail" in text_of(prompt)
@@ -62,7 +64,9 @@ async def test_connect_prompt_then_labels_after_approval(world: World, mode: str
     assert flow.url not in prompt["text"]  # notifications never show the link
 
     # The user clicks the link button: Slack sends block_actions, which must be acked.
-    click = await world.slack.block_action(ALICE, action_id=OPEN_AUTH_ACTION, url=flow.url, team_id=TEAM, mode=mode)
+    click = await world.slack.block_action(
+        ALICE, action_id=OPEN_AUTH_ACTION, url=button["url"], team_id=TEAM, mode=mode
+    )
     assert click.status == 200
 
     await world.arcade.approve(arcade_user(ALICE), email="alice@example.com")

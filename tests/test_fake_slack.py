@@ -106,11 +106,24 @@ async def test_dm_after_conversations_open_is_private(fake: FakeSlack, client: A
     assert again["already_open"] is True
 
 
-async def test_post_ephemeral_in_a_dm_is_channel_not_found(fake: FakeSlack, client: AsyncWebClient) -> None:
+async def test_post_ephemeral_in_the_bots_own_dm_is_allowed(fake: FakeSlack, client: AsyncWebClient) -> None:
+    """Slack's reference: an IM channel the bot is part of takes ephemerals (to its user)."""
+    await client.chat_postEphemeral(channel=fake.dm_channel_id(ALICE), user=ALICE, text="psst")
+    assert [(i["via"], i["text"]) for i in fake.private_to(ALICE)] == [("ephemeral", "psst")]
     with pytest.raises(SlackApiError) as error:
-        await client.chat_postEphemeral(channel=fake.dm_channel_id(ALICE), user=ALICE, text="psst")
+        await client.chat_postEphemeral(channel=ALICE, user=ALICE, text="psst")  # a user id is no channel
     assert error.value.response["error"] == "channel_not_found"
-    assert fake.ephemerals == []
+
+
+@pytest.mark.parametrize(("argument", "error"), [("latest", "invalid_ts_latest"), ("oldest", "invalid_ts_oldest")])
+async def test_history_with_a_bad_timestamp_gets_slacks_own_error(
+    fake: FakeSlack, client: AsyncWebClient, argument: str, error: str
+) -> None:
+    channel = fake.dm_channel_id(ALICE)
+    await client.chat_postMessage(channel=channel, text="one")
+    with pytest.raises(SlackApiError) as refused:
+        await client.conversations_history(channel=channel, **{argument: "yesterday"})
+    assert refused.value.response["error"] == error
 
 
 @pytest.mark.parametrize(

@@ -61,3 +61,15 @@ async def test_a_connection_gmail_closed_while_idle_is_replaced_without_a_failur
     assert again == first
     assert any(label.unread is not None for label in again)  # the batch went through too
     assert len({c.client_port for c in fake.calls}) == 2  # a new connection for the second listing
+
+
+async def test_unread_counts_are_conversations_like_gmails_sidebar(fake: FakeGmail) -> None:
+    fake.set_unread("alice", "INBOX", 9, threads_unread=4)  # nine unread messages in four conversations
+    fake.set_unread("alice", "Label_6", 0, threads_unread=0)  # labelShowIfUnread, nothing unread
+    gmail = Gmail(fake.base_url, max_workers=1)
+    try:
+        labels = {label.id: label for label in await gmail.list_labels("tok-alice")}
+    finally:
+        gmail.close()
+    assert labels["INBOX"].unread == 4
+    assert labels["Label_6"].hidden  # shown only while it has unread mail

@@ -29,7 +29,7 @@ def convert(raws: list[dict[str, Any]]) -> list[Label]:
 API_ORDER = [
     system("CHAT", **HIDE),
     system("SENT"),
-    system("INBOX", messagesUnread=12),
+    system("INBOX", threadsUnread=12),
     system("IMPORTANT", **HIDE),
     system("TRASH", **HIDE),
     system("DRAFT"),
@@ -44,7 +44,7 @@ API_ORDER = [
     user("Label_2", "work/clients"),
     user("Label_1", "Receipts", color={"textColor": "#ffffff", "backgroundColor": "#16a765"}),
     user("Label_3", "work"),
-    user("Label_4", "work/clients/Acme", messagesUnread=3),
+    user("Label_4", "work/clients/Acme", threadsUnread=3),
     user("Label_5", "[Imap]/Sent", labelListVisibility="labelHide"),
     user("Label_6", "archive/2019"),
 ]
@@ -137,8 +137,8 @@ def test_hidden_system_label_is_kept() -> None:
 
 
 def test_from_api_reads_unread_count() -> None:
-    assert from_api(system("INBOX", messagesUnread=7)) == Label("INBOX", "INBOX", "system", unread=7)
-    assert from_api(user("L1", "x", messagesUnread="7")) == Label("L1", "x", "user")
+    assert from_api(system("INBOX", threadsUnread=7, messagesUnread=9)) == Label("INBOX", "INBOX", "system", unread=7)
+    assert from_api(user("L1", "x", threadsUnread="7")) == Label("L1", "x", "user")
 
 
 def test_from_api_guesses_a_missing_type_from_the_id() -> None:
@@ -165,3 +165,11 @@ def test_malformed_entries_are_dropped(raw: dict[str, Any]) -> None:
 def test_empty_input() -> None:
     assert arrange([]) == Arranged()
     assert arrange([]).count == 0
+
+
+def test_label_show_if_unread_is_shown_only_with_unread_mail() -> None:
+    """Gmail's labelShowIfUnread: in the list only while it holds unread conversations."""
+    quiet = user("L1", "quiet", labelListVisibility="labelShowIfUnread", threadsUnread=0)
+    busy = user("L2", "busy", labelListVisibility="labelShowIfUnread", threadsUnread=2)
+    unknown = user("L3", "uncounted", labelListVisibility="labelShowIfUnread")
+    assert [line.name for line in arrange(convert([quiet, busy, unknown])).user] == ["busy", "uncounted"]

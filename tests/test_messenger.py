@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Message, SlackUser
+from bot.slack.reply import Reply
 from bot.slack.sender import Messenger
 from tests.fakes.slack import FakeSlack
 
@@ -48,3 +52,31 @@ async def test_a_dm_slack_no_longer_knows_is_opened_again(fake: FakeSlack, messe
     assert _opens(fake) == [ALICE.user_id, ALICE.user_id]
     posted = [c for c in fake.calls if c.method == "chat.postMessage"]
     assert [c.args.get("text") for c in posted] == ["one", "two", "two"]  # the refused one, then again
+
+
+def _hook(fake: FakeSlack) -> str:
+    return f"{fake.base_url.rstrip('/')}/hooks/commands/{ALICE.team_id}/0000000000001/secret"
+
+
+async def test_a_200_that_says_ok_false_is_not_delivered(fake: FakeSlack, messenger: Messenger) -> None:
+    fake.fail_next("response_url", "invalid_blocks")
+    route = await messenger.send(ALICE, Reply(response_url=_hook(fake), issued_at=time.time()), Message(text="hi"))
+    assert route == "dm"  # the next route carried it
+    assert [c.args.get("text") for c in fake.calls if c.method == "chat.postMessage"] == ["hi"]
+
+
+async def test_response_urls_outside_slack_are_never_posted_to(fake: FakeSlack, messenger: Messenger) -> None:
+    posted: list[str] = []
+
+    async def sink(request: web.Request) -> web.Response:
+        posted.append(await request.text())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", sink)
+    async with TestServer(app) as elsewhere:
+        for url in (str(elsewhere.make_url("/hooks/commands/x")), "https://hooks.slack.com.evil.example/commands/x"):
+            route = await messenger.send(ALICE, Reply(response_url=url, issued_at=time.time()), Message(text="hi"))
+            assert route == "dm"
+    assert posted == []
+    assert len([c for c in fake.calls if c.method == "chat.postMessage"]) == 2

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.support import GMAIL_SCOPE, label_lists, prompts, settle
+from tests.verify_support import lands_at
 
 
 async def _ask(world: World, how: str) -> None:
@@ -37,7 +38,7 @@ async def test_a_refused_token_removes_the_dead_grant_and_prompts_with_a_working
     assert (alice, "google") not in world.arcade.connections  # the dead grant is gone …
     assert (bob, "google") in world.arcade.connections  # … and nobody else's
     [flow] = world.arcade.pending_for(alice)
-    assert buttons(prompts(world, ALICE)[0])[0]["url"] == flow.url
+    assert await lands_at(buttons(prompts(world, ALICE)[0])[0]["url"]) == flow.url
 
     world.gmail.restore(alice)  # the user consents again: Google honours the new grant
     await world.arcade.approve(alice)

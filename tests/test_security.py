@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
+from tests.verify_support import lands_at
 
 OTHER_TEAM = "T0OTHER0001"
 
@@ -82,8 +83,8 @@ async def test_the_same_user_id_in_two_workspaces_is_two_people(world: World) ->
     [here] = world.arcade.pending_for(arcade_user(ALICE, TEAM))
     [there] = world.arcade.pending_for(arcade_user(ALICE, OTHER_TEAM))
     assert here.url != there.url
-    assert buttons(prompts(world, ALICE, TEAM)[0])[0]["url"] == here.url
-    assert buttons(prompts(world, ALICE, OTHER_TEAM)[0])[0]["url"] == there.url
+    assert await lands_at(buttons(prompts(world, ALICE, TEAM)[0])[0]["url"]) == here.url
+    assert await lands_at(buttons(prompts(world, ALICE, OTHER_TEAM)[0])[0]["url"]) == there.url
 
     await world.arcade.approve(arcade_user(ALICE, TEAM))
     await world.slack.wait_for(lambda: len(label_lists(world, ALICE, TEAM)) == 1, timeout=10)

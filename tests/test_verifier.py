@@ -4,18 +4,23 @@ with Slack and the fake Arcade's verifier stage. Every error page, and the forwa
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from bot.arcade import Arcade
 from bot.config import GMAIL_SCOPE
-from bot.verifier import COOKIE, Redirect, Shown, Verifier
+from bot.models import SlackUser
+from bot.store import Store
+from bot.verifier import COOKIE, START_COOKIE, Redirect, Shown, Verifier
 from bot.verifier.pages import APP_NAME, Branding
 from bot.verifier.signin import SlackSignIn
-from bot.verifier.state import StateSigner
-from tests.conftest import ALICE, BOB, VERIFIER_SECRET, World, arcade_user
-from tests.fakes.arcade_verify import USER_MISMATCH, Confirmation
+from bot.verifier.start import Binding, StartLinks
+from bot.verifier.state import Signer
+from tests.conftest import ALICE, BOB, TEAM, VERIFIER_SECRET, World, arcade_user
+from tests.fakes.arcade_verify import USER_MISMATCH, USER_MISMATCH_ENGINE, USER_MISMATCH_WITH_ERROR, Confirmation
 from tests.verify_support import (
     ask_for_link,
     browserless,
@@ -65,7 +70,13 @@ async def test_the_verifier_cookie_and_headers(world: World) -> None:
     bot = await start_verified_bot(world)
     link = await ask_for_link(world, ALICE)
     async with browserless(world, ALICE) as alice:
-        consent = await alice.hop(link)
+        via_start = await alice.hop(link)
+        start_cookie = via_start.headers["Set-Cookie"]
+        assert start_cookie.startswith(f"{START_COOKIE}=")
+        for flag in ("HttpOnly", "Path=/arcade/verify", "SameSite=Lax", "Max-Age=600"):
+            assert flag in start_cookie
+        assert via_start.location is not None
+        consent = await alice.hop(via_start.location)
         assert consent.location is not None
         started = await alice.hop(consent.location)
         cookie = started.headers["Set-Cookie"]
@@ -73,7 +84,7 @@ async def test_the_verifier_cookie_and_headers(world: World) -> None:
         for flag in ("HttpOnly", "Path=/arcade/verify", "SameSite=Lax", "Max-Age=600"):
             assert flag in cookie
         assert "Secure" not in cookie  # PUBLIC_URL is plain http on loopback in tests
-        for hop in (started, await alice.hop(verify_url(bot))):
+        for hop in (via_start, started, await alice.hop(verify_url(bot))):
             assert hop.headers["Cache-Control"] == "no-store"
             assert "default-src 'none'" in hop.headers["Content-Security-Policy"]
             assert hop.headers["Referrer-Policy"] == "no-referrer"
@@ -90,8 +101,7 @@ async def test_the_forwarded_link_attack_fails_and_harms_nobody(world: World) ->
     assert "This link belongs to another Slack user" in refused.text
     assert "Run <code>/connect-gmail</code> in Slack yourself" in refused.text
     assert world.arcade.connections == {}  # nobody got Bob's Gmail, least of all Alice
-    assert [c.outcome for c in world.arcade.verification.confirmations] == ["user_mismatch"]
-    assert world.arcade.verification.confirmations[0].user_id == arcade_user(BOB)
+    assert world.arcade.verification.confirmations == []  # refused before Arcade was asked
     assert flow_id_of(world, ALICE) == flow_id  # Alice's flow is untouched and still waiting
     assert label_lists(world, ALICE) == label_lists(world, BOB) == []
 
@@ -132,20 +142,25 @@ async def test_callback_pages_for_broken_or_reused_sign_ins(world: World) -> Non
     async with browserless(world, ALICE) as alice, browserless(world, ALICE) as other_browser:
         callback = await alice.to_callback(link)
         state, code = query_of(callback)["state"], query_of(callback)["code"]
-        payload, mac = state.split(".")
-        tampered = f"{payload[:-3]}{'AAA' if payload[-3:] != 'AAA' else 'BBB'}.{mac}"
+        payload, rest = state.split(".", 1)
+        tampered = f"{payload[:-3]}{'AAA' if payload[-3:] != 'AAA' else 'BBB'}.{rest}"
+        [binding] = [c.value for c in alice.session.cookie_jar if c.key == COOKIE]
         pages = {
-            "no state": await alice.hop(callback_url(bot, f"?code={code}")),
-            "tampered": await alice.hop(callback_url(bot, f"?code={code}&state={tampered}")),
-            "other browser": await other_browser.hop(callback),
-            "replayed": await alice.hop(callback),  # the other browser already spent it
+            "no state": await other_browser.hop(callback_url(bot, f"?code={code}")),
+            "tampered": await other_browser.hop(callback_url(bot, f"?code={code}&state={tampered}")),
+            "other browser": await other_browser.hop(callback),  # refused before the state is spent …
         }
+        first = await alice.hop(callback)  # … so its owner can still use it
+        async with browserless(world) as copycat:  # even with the binding cookie copied, once is once
+            copycat.session.cookie_jar.update_cookies({COOKIE: binding}, response_url=URL(callback))
+            pages["replayed"] = await copycat.hop(callback)
     assert {name: page.status for name, page in pages.items()} == dict.fromkeys(pages, 400)
     assert "This sign-in link is not valid" in pages["no state"].text
     assert "This sign-in link is not valid" in pages["tampered"].text
     assert "Finish in the browser you started in" in pages["other browser"].text
     assert "This sign-in was already used" in pages["replayed"].text
-    assert world.arcade.verification.confirmations == []
+    assert first.status == 303
+    assert [c.outcome for c in world.arcade.verification.confirmations] == ["confirmed"]
 
 
 async def test_slack_saying_no_and_a_missing_code(world: World) -> None:
@@ -189,13 +204,23 @@ async def test_sign_in_failures(world: World, method: str, error: str, status: i
 @pytest.mark.parametrize(
     ("fault", "status", "title"),
     [
+        # each documented shape of a mismatch, none relying on an "error" field
         ((400, USER_MISMATCH), 403, "This link belongs to another Slack user"),
-        ((200, USER_MISMATCH), 403, "This link belongs to another Slack user"),  # a 200 that means no
+        ((400, USER_MISMATCH_WITH_ERROR), 403, "This link belongs to another Slack user"),
+        ((400, USER_MISMATCH_ENGINE), 403, "This link belongs to another Slack user"),
+        ((200, USER_MISMATCH_WITH_ERROR), 403, "This link belongs to another Slack user"),  # a 200 that means no
+        # a 400 that says neither: a page true for a mismatch and for a late confirmation alike
+        ((400, {"name": "bad_request", "message": "invalid request"}), 403, "Arcade did not confirm"),
         ((400, {"code": 400, "msg": "Bad request", "data": None}), 410, "This authorization is no longer waiting"),
         ((404, None), 410, "This authorization is no longer waiting"),
         ((401, {"code": 401, "msg": "Unauthorized"}), 424, "Arcade could not finish the connection"),
         ((500, None), 424, "Arcade could not finish the connection"),
-        ((200, {"auth_id": "ac_x"}), 200, "You&#x27;re verified"),  # no next_uri to send the browser to
+        # Arcade confirmed an authorization that is not the user's pending one: not finalised, said loudly
+        (
+            (200, {"auth_id": "ac_x", "next_uri": "https://cloud.arcade.dev/x"}),
+            403,
+            "not the authorization you started",
+        ),
     ],
 )
 async def test_arcade_answers(
@@ -212,6 +237,17 @@ async def test_arcade_answers(
     assert world.arcade.connections == {}
 
 
+async def test_a_confirmation_without_next_uri_gets_the_verified_page(world: World) -> None:
+    await start_verified_bot(world)
+    link = await ask_for_link(world, ALICE)
+    [flow] = world.arcade.pending_for(arcade_user(ALICE))
+    world.arcade.fail_next("confirm_user", 200, body={"auth_id": flow.auth_id})
+    async with browserless(world, ALICE) as alice:
+        page = await alice.hop(await alice.to_callback(link))
+    assert page.status == 200
+    assert "You&#x27;re verified" in page.text
+
+
 async def test_too_late_or_already_finished_flows_are_closed(world: World) -> None:
     await start_verified_bot(world)
     link = await ask_for_link(world, ALICE)
@@ -222,7 +258,7 @@ async def test_too_late_or_already_finished_flows_are_closed(world: World) -> No
     assert [c.outcome for c in world.arcade.verification.confirmations] == ["bad_request"]
 
 
-async def test_an_expired_state_gets_its_page(world: World) -> None:
+async def test_an_expired_state_gets_its_page(world: World, tmp_path: Path) -> None:
     """The verifier's logic driven directly (no server, no browser), with a controlled clock."""
     await world.start_bot("http")  # registers the redirect URL and the users
     now = [1_700_000_000.0]
@@ -230,6 +266,7 @@ async def test_an_expired_state_gets_its_page(world: World) -> None:
     async with (
         aiohttp.ClientSession() as session,
         Arcade.open(api_key=world.arcade.api_key, base_url=world.arcade.base_url, scopes=(GMAIL_SCOPE,)) as arcade,
+        Store.open(tmp_path / "direct.db") as store,
     ):
         signin = SlackSignIn(
             session,
@@ -242,16 +279,19 @@ async def test_an_expired_state_gets_its_page(world: World) -> None:
         async def branding() -> Branding:
             return Branding(workspace="Acme")
 
+        links = StartLinks(VERIFIER_SECRET, public_url="https://bot.example.com/prefix", ttl_seconds=600)
         verifier = Verifier(
             arcade=arcade,
             signin=signin,
-            signer=StateSigner(VERIFIER_SECRET, clock=lambda: now[0]),
+            signer=Signer(VERIFIER_SECRET, purpose="state", clock=lambda: now[0]),
+            links=links,
+            store=store,
             public_url="https://bot.example.com/prefix",
             branding=branding,
         )
         assert verifier.cookie_path == "/prefix/arcade/verify"
         assert verifier.secure_cookie
-        started = await verifier.begin({"flow_id": "flow-1"})
+        started = await verifier.begin({"flow_id": "flow-1"}, links.cookie(Binding(SlackUser(TEAM, ALICE), "ac_1")))
         assert isinstance(started, Redirect)
         assert started.cookie is not None
         state, nonce = query_of(started.location)["state"], query_of(started.location)["nonce"]

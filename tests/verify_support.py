@@ -79,9 +79,17 @@ class Browserless:
         async with self.session.get(url, allow_redirects=False) as resp:
             return Hop(resp.status, resp.headers.get("Location"), await resp.text(), dict(resp.headers))
 
+    async def to_arcade(self, link: str) -> str:
+        """Open the Authorize button's start link: the Arcade URL it sends the browser to (with the start cookie)."""
+        started = await self.hop(link)
+        assert started.status == 303, started
+        assert started.location is not None
+        return started.location
+
     async def to_slack(self, link: str, *, email: str | None = None) -> str:
-        """Consent at the fake Arcade, pass the verifier: the Sign in with Slack URL the browser is sent to."""
-        consent = await self.hop(f"{link}&email={email}" if email else link)
+        """Open the start link, consent at the fake Arcade, pass the verifier: the Sign in with Slack URL."""
+        arcade = await self.to_arcade(link)
+        consent = await self.hop(f"{arcade}&email={email}" if email else arcade)
         assert consent.status == 303, consent
         assert consent.location is not None
         verify = await self.hop(consent.location)
@@ -107,3 +115,10 @@ async def browserless(world: World, user: str | None = None) -> AsyncIterator[Br
         if user is not None:
             await person.login(user)
         yield person
+
+
+async def lands_at(link: str) -> str:
+    """Where an Authorize button's link sends a fresh browser: the custom verifier's start link 303s to
+    Arcade's URL; any other link is already Arcade's."""
+    async with aiohttp.ClientSession() as browser, browser.get(link, allow_redirects=False) as opened:
+        return opened.headers.get("Location", link) if opened.status == 303 else link

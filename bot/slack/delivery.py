@@ -14,13 +14,14 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
 from bot.authflow import Prompt
 from bot.errors import BotError
 from bot.mailbox import Labels, Mailbox
-from bot.models import Authorized, Message, OutboxItem, SlackUser
+from bot.models import Authorized, Message, OutboxItem, PendingFlow, SlackUser
 from bot.retry import backoff_delay
 from bot.slack import home, messages
 from bot.slack.errors import slack_error
@@ -35,8 +36,18 @@ RETRY_CAP = 600.0
 
 
 class Delivery:
-    def __init__(self, mailbox: Mailbox, messenger: Messenger, store: Store, *, timeout_seconds: int) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        messenger: Messenger,
+        store: Store,
+        *,
+        timeout_seconds: int,
+        link: Callable[[PendingFlow], str] | None = None,
+    ) -> None:
         self._mailbox = mailbox
+        # What the Authorize button opens: Arcade's URL, or (custom verifier) the bot's own start link.
+        self._link = link or _arcade_url
         self._messenger = messenger
         self._store = store
         self._timeout = timeout_seconds
@@ -61,7 +72,7 @@ class Delivery:
         """The user clicked the Authorize button: the prompt says we are waiting for them."""
         flow = await self._store.get_pending(user)
         if flow is not None:
-            await self._messenger.replace(reply, messages.prompt(flow.url, int(flow.deadline), waiting=True))
+            await self._messenger.replace(reply, messages.prompt(self._link(flow), int(flow.deadline), waiting=True))
 
     async def status(self, user: SlackUser, reply: Reply) -> None:
         state = await self._mailbox.state(user)
@@ -147,11 +158,14 @@ class Delivery:
         )
         await self._messenger.publish_home(user, view)
 
-    @staticmethod
-    def _message(result: Labels | Prompt) -> Message:
+    def _message(self, result: Labels | Prompt) -> Message:
         if isinstance(result, Prompt):
-            return messages.prompt(result.flow.url, int(result.flow.deadline), again=result.again)
+            return messages.prompt(self._link(result.flow), int(result.flow.deadline), again=result.again)
         return messages.labels(result.labels, email=result.email)
+
+
+def _arcade_url(flow: PendingFlow) -> str:
+    return flow.url
 
 
 def _what(result: Labels | Prompt) -> str:

@@ -10,12 +10,18 @@ Guards sit in front of Bolt, because stock Bolt answers 500 where these answer 4
   interactivity payload, so ``/connect-gmail payload`` (or a channel called #payload-team)
   would parse to ``{}`` and be dropped; such bodies are re-parsed as the plain form they are.
 
-Signature and timestamp checks (401) stay Bolt's: nothing runs for an unsigned request.
+The body is read within ``bot.server.BODY_SECONDS`` (else 408) and its signature checked over the
+raw bytes (401) before anything parses it: an unsigned megabyte costs a hash, not a parse. Bolt
+checks the signature again, which is cheap. A body nested too deeply to parse is a 400 like any
+other malformed body.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
@@ -26,23 +32,38 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.server import BodyTooSlow, read_body
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SIGNATURE_MAX_AGE = 5 * 60  # seconds, as Slack's own SDKs
+_TIMESTAMP, _SIGNATURE = "X-Slack-Request-Timestamp", "X-Slack-Signature"
 
 
-def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+def events_handler(bolt: AsyncApp, signing_secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    key = signing_secret.encode()
+
     async def handle(request: web.Request) -> web.Response:
         if not _verifiable(request.headers):
             log.info("http.rejected reason=malformed_signature_headers")
             return web.json_response({"error": "invalid request"}, status=401)
-        raw = await request.read()
+        try:
+            raw = await read_body(request)
+        except BodyTooSlow:
+            log.info("http.rejected reason=slow_body")
+            return web.Response(status=408, text="request body too slow")
+        timestamp, signature = request.headers.get(_TIMESTAMP), request.headers.get(_SIGNATURE)
+        if not _signed(key, raw, timestamp, signature, time.time()):
+            log.info("http.rejected reason=bad_signature bytes=%d", len(raw))
+            return web.json_response({"error": "invalid request"}, status=401)
         try:
             text = raw.decode("utf-8")
             bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
         # UnicodeDecodeError and JSONDecodeError are ValueErrors; Bolt's context extraction raises the
-        # others on bodies that parse but are not objects of the usual shape (a JSON list, "event": "x").
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+        # others on bodies that parse but are not objects of the usual shape (a JSON list, "event": "x");
+        # RecursionError on JSON nested thousands deep.
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
             log.info("http.rejected reason=unparseable_body bytes=%d", len(raw))
             return web.Response(status=400, text="invalid request body")
         if not _well_formed(bolt_request.body, bolt_request.context):
@@ -123,14 +144,23 @@ def _strings(mapping: Mapping[str, object], *keys: str) -> bool:
 def _verifiable(headers: Mapping[str, str]) -> bool:
     """False for signature headers on which slack_sdk's ``SignatureVerifier`` raises instead of
     answering (a timestamp that is not an integer, a signature that is not ASCII): Bolt would 500."""
-    timestamp = headers.get("X-Slack-Request-Timestamp")
-    signature = headers.get("X-Slack-Signature")
+    timestamp = headers.get(_TIMESTAMP)
+    signature = headers.get(_SIGNATURE)
     if timestamp is not None:
         try:
             int(timestamp)
         except ValueError:
             return False
     return signature is None or signature.isascii()
+
+
+def _signed(key: bytes, raw: bytes, timestamp: str | None, signature: str | None, now: float) -> bool:
+    """Slack's request signature (v0 HMAC-SHA256 over the raw bytes) and a timestamp within 5 minutes.
+    Over bytes: a body that is not UTF-8 is still only a hash away from a 401."""
+    if timestamp is None or signature is None or abs(now - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    expected = "v0=" + hmac.new(key, b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode())
 
 
 def _fix_payload_misparse(request: AsyncBoltRequest) -> None:

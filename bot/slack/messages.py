@@ -20,6 +20,7 @@ CANCEL_ACTION = "connect_gmail_cancel"  # keep the connection
 
 MAX_BLOCKS = 50  # per message
 SECTION_LIMIT = 3000  # characters of section text
+BUTTON_URL_LIMIT = 3000  # characters of a button's url
 LABELS_BUDGET = 12_000  # label-list characters per message: enough for hundreds, still readable
 NAME_LIMIT = 120  # a longer label name is cut, so one name never fills a section
 PROBLEM_LIMIT = 500  # characters of an error message, before escaping
@@ -39,6 +40,8 @@ def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = Fa
     else:
         first = "*Connect your Gmail*"
     body = f"{first}\nI'll ask for read-only access to your Gmail through Arcade; I only use it to list your labels."
+    if len(url) > BUTTON_URL_LIMIT:
+        return _prompt_as_text(body, url, expires_at, until)
     authorize = button("Authorize Gmail", OPEN_AUTH_ACTION, style="primary", url=url)
     fallback = (
         "Your Gmail authorization link is still waiting: open it from this message."
@@ -53,6 +56,14 @@ def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = Fa
             context(f"This link is valid until <!date^{expires_at}^{{time}}|{until}>"),
         ),
     )
+
+
+def _prompt_as_text(body: str, url: str, expires_at: int, until: str) -> Message:
+    """A link too long for a button (Slack refuses a button ``url`` past 3,000 characters, and a
+    section's text is capped the same): the whole prompt as message text, which may be 40,000."""
+    safe = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    text = f"{body}\n<{safe}|Authorize Gmail> (valid until <!date^{expires_at}^{{time}}|{until}>)"
+    return Message(text=text)
 
 
 def connected(email: str | None, *, labels_in_dm: bool = False) -> Message:

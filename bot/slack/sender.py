@@ -16,10 +16,12 @@ a crash the DM's history tells whether Slack already accepted one, which no othe
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import ClientSession
 from slack_sdk.errors import SlackApiError
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_EVENT = "gmail_connect_delivery"  # message metadata type that marks outbox deliveries
 RESPONSE_URL_LIFETIME = 29 * 60
+SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})  # where Slack's response_urls point
 # conversations.open is Tier 3 (50+ a minute): a user's DM channel id, which never changes, is
 # remembered for this many users (the oldest forgotten first) instead of asked for before each DM.
 DM_MEMORY = 10_000
@@ -186,13 +189,35 @@ class Messenger:
     async def _via_response_url(self, reply: Reply, payload: dict[str, Any]) -> bool:
         if not reply.response_url or self._clock() - reply.issued_at > RESPONSE_URL_LIFETIME:
             return False
+        if not self._slack_hook(reply.response_url):
+            # A payload could name any URL: the bot posts only to Slack's own hooks.
+            log.warning(
+                "slack.refused route=response_url reason=not_slack host=%s", urlsplit(reply.response_url).hostname
+            )
+            return False
         webhook = AsyncWebhookClient(reply.response_url, session=self._session, retry_handlers=retry_handlers())
         try:
             response = await webhook.send_dict({"response_type": "ephemeral", **payload})
         except Exception as exc:  # noqa: BLE001 - any transport failure means: use the next route
             log.info("slack.fallback route=response_url error=%s", type(exc).__name__)
             return False
-        if response.status_code != 200:
+        if response.status_code != 200 or _says_not_ok(response.body):
             log.info("slack.fallback route=response_url status=%s", response.status_code)
             return False
         return True
+
+    def _slack_hook(self, url: str) -> bool:
+        """Slack's hooks hosts over https, or the configured Web API's own origin (the tests' fake)."""
+        parts, api = urlsplit(url), urlsplit(self._client.base_url)
+        if parts.scheme == "https" and parts.hostname in SLACK_HOOK_HOSTS and parts.port in (None, 443):
+            return True
+        return (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+
+
+def _says_not_ok(body: str) -> bool:
+    """A 200 whose JSON body says ``"ok": false`` was not delivered (Slack's plain ``ok`` was)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and answer.get("ok") is False

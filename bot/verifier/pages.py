@@ -3,9 +3,10 @@
 Pure functions. Every page names the app and the Slack workspace it belongs to, says what happened
 and what to do next. Every interpolated value is HTML-escaped.
 
-Status codes are all 4xx, as the verifier's contract asks. A problem with the browser's request
-(bad, expired or replayed sign-in, missing code, Slack refusing, another user's link, a flow no
-longer waiting) is 400/403/410; a failure of Slack or Arcade themselves (unreachable, or refusing
+Status codes are all 4xx, as the verifier's contract asks (429: an address asked too often). A
+problem with the browser's request (bad, expired or replayed sign-in, missing code, Slack refusing,
+another user's link, a flow no longer waiting, a browser that did not start from its own button) is
+400/403/410; a failure of Slack or Arcade themselves (unreachable, or refusing
 the bot's own credentials) is 424 Failed Dependency, so monitoring can still tell the two apart.
 """
 
@@ -35,6 +36,12 @@ Kind = Literal[
     "mismatch",
     "closed",
     "arcade_unavailable",
+    "start_invalid",
+    "not_started_here",
+    "other_workspace",
+    "unexpected_authorization",
+    "too_many",
+    "not_confirmed",
 ]
 
 
@@ -145,6 +152,46 @@ PAGES: dict[Kind, _Spec] = {
         "Arcade could not finish the connection",
         "Arcade, which keeps your Gmail authorization, did not accept the bot's request, so nothing was connected.",
         _LATER,
+    ),
+    "start_invalid": _Spec(
+        400,
+        "This Authorize link is not valid",
+        "The link was altered, copied incompletely, or is too old.",
+        _AGAIN,
+    ),
+    "not_started_here": _Spec(
+        403,
+        "Start from your own Authorize button",
+        "This browser did not open the Authorize Gmail button that Slack showed you, so the bot cannot tell "
+        "whose Gmail this is. Nothing was connected. If someone sent you this link, do not use it.",
+        "Run /connect-gmail in Slack yourself and click Authorize Gmail in this browser, with cookies allowed.",
+    ),
+    "other_workspace": _Spec(
+        403,
+        "This bot does not serve that workspace",
+        "You signed in to a Slack workspace this bot is not installed in. Nothing was connected.",
+        "Sign in to the workspace where you ran /connect-gmail, or run it there again.",
+    ),
+    "unexpected_authorization": _Spec(
+        403,
+        "This is not the authorization you started",
+        "Arcade answered for a Gmail authorization other than the one your Authorize button started: the link "
+        "you followed may have come from someone else. Nothing was connected.",
+        "Run /connect-gmail in Slack yourself and click Authorize Gmail again. If someone sent you a link, tell "
+        "whoever runs this bot.",
+    ),
+    "not_confirmed": _Spec(
+        403,
+        "Arcade did not confirm this authorization",
+        "Either it was started by another Slack user, or it is no longer waiting (finished already, or it took "
+        "too long). Nothing new was connected.",
+        _CHECK_SLACK,
+    ),
+    "too_many": _Spec(
+        429,
+        "Too many attempts",
+        "This address opened these pages too often in the last minute.",
+        "Wait a minute, then run /connect-gmail in Slack again.",
     ),
 }
 

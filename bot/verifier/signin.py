@@ -142,7 +142,9 @@ class SlackSignIn:
         if not isinstance(id_token, str):
             raise SignInError("no_id_token", upstream=True)
         claims = _jwt_payload(id_token)
-        if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"], nonce):
+        # Bytes: compare_digest raises TypeError on a str that is not ASCII.
+        found = claims.get("nonce")
+        if not isinstance(found, str) or not hmac.compare_digest(found.encode(), nonce.encode()):
             raise SignInError("nonce_mismatch")
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]

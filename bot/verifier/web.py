@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -12,12 +13,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.arcade import Arcade
 from bot.config import Settings
-from bot.verifier.flow import CALLBACK_PATH, COOKIE, HEADERS, VERIFY_PATH, Outcome, Redirect, Verifier
+from bot.store import Store
+from bot.verifier.flow import CALLBACK_PATH, COOKIE, VERIFY_PATH, Verifier
+from bot.verifier.limits import RateLimit
+from bot.verifier.outcome import HEADERS, Outcome, Redirect, Shown
 from bot.verifier.pages import Branding
 from bot.verifier.signin import SlackSignIn
-from bot.verifier.state import StateSigner
+from bot.verifier.start import START_COOKIE, START_PATH, StartLinks
+from bot.verifier.state import Signer
 
 log = logging.getLogger(__name__)
+
+PAGES_PER_MINUTE = 60  # verifier pages per client address; a person needs three or four per connection
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class WorkspaceBranding:
@@ -44,7 +52,24 @@ class WorkspaceBranding:
         return self._known
 
 
-def build(settings: Settings, *, arcade: Arcade, session: aiohttp.ClientSession, client: AsyncWebClient) -> Verifier:
+def start_links(settings: Settings) -> StartLinks:
+    """The Authorize button's short links; they live as long as the authorization waits."""
+    return StartLinks(
+        settings.verifier_secret or "",
+        public_url=settings.public_url or "",
+        ttl_seconds=settings.auth_timeout_seconds,
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    arcade: Arcade,
+    session: aiohttp.ClientSession,
+    client: AsyncWebClient,
+    store: Store,
+    links: StartLinks,
+) -> Verifier:
     """The verifier for ``ARCADE_USER_VERIFIER=custom`` (``Settings.from_env`` made sure all is set)."""
     public_url, client_id = settings.public_url or "", settings.slack_client_id or ""
     client_secret, secret = settings.slack_client_secret or "", settings.verifier_secret or ""
@@ -58,23 +83,42 @@ def build(settings: Settings, *, arcade: Arcade, session: aiohttp.ClientSession,
     return Verifier(
         arcade=arcade,
         signin=signin,
-        signer=StateSigner(secret),
+        signer=Signer(secret, purpose="state"),
+        links=links,
+        store=store,
         public_url=public_url,
         branding=WorkspaceBranding(client),
     )
 
 
-def add_routes(app: web.Application, verifier: Verifier) -> None:
-    """Serve ``verifier`` at ``/arcade/verify`` and ``/arcade/verify/callback`` on ``app``."""
+def add_routes(app: web.Application, verifier: Verifier, *, pages_per_minute: int = PAGES_PER_MINUTE) -> None:
+    """Serve ``verifier`` at its three paths on ``app``: GET only (a HEAD from a link scanner or
+    prefetcher must not spend a state or reach ``confirm_user``), limited per client address."""
+    limit = RateLimit(pages_per_minute)
+
+    def limited(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.Response:
+            address = request.remote or ""
+            if not limit.allow(address):
+                log.warning("verify.rate_limited what=pages address=%s", address)
+                return _respond(await verifier.too_many(), verifier)
+            return await handler(request)
+
+        return guarded
+
+    async def start(request: web.Request) -> web.Response:
+        return _respond(await verifier.start(request.match_info["token"]), verifier)
 
     async def begin(request: web.Request) -> web.Response:
-        return _respond(await verifier.begin(request.query), verifier)
+        return _respond(await verifier.begin(request.query, request.cookies.get(START_COOKIE)), verifier)
 
     async def finish(request: web.Request) -> web.Response:
-        return _respond(await verifier.finish(request.query, request.cookies.get(COOKIE)), verifier)
+        outcome = await verifier.finish(request.query, request.cookies.get(COOKIE), request.remote or "")
+        return _respond(outcome, verifier)
 
-    app.router.add_get(VERIFY_PATH, begin)
-    app.router.add_get(CALLBACK_PATH, finish)
+    app.router.add_get(START_PATH + "/{token}", limited(start), allow_head=False)
+    app.router.add_get(VERIFY_PATH, limited(begin), allow_head=False)
+    app.router.add_get(CALLBACK_PATH, limited(finish), allow_head=False)
 
 
 def _respond(outcome: Outcome, verifier: Verifier) -> web.Response:
@@ -85,9 +129,16 @@ def _respond(outcome: Outcome, verifier: Verifier) -> web.Response:
             status=outcome.page.status, text=outcome.page.html, content_type="text/html", headers=HEADERS
         )
     path, secure = verifier.cookie_path, verifier.secure_cookie
-    if isinstance(outcome, Redirect) and outcome.cookie is not None:
+    if isinstance(outcome, Redirect) and outcome.start_cookie is not None:
+        value, max_age = outcome.start_cookie, int(verifier.links.ttl_seconds)
+        response.set_cookie(
+            START_COOKIE, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="Lax"
+        )
+    elif isinstance(outcome, Redirect) and outcome.cookie is not None:
         value, max_age = outcome.cookie, verifier.cookie_max_age
         response.set_cookie(COOKIE, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="Lax")
-    elif isinstance(outcome, Redirect) or outcome.clear_cookie:
+    elif isinstance(outcome, Shown) and outcome.clear_cookie:
+        # After the redirect to next_uri the cookie stays until it expires, so a reload of the spent
+        # callback is told "already used" rather than "another browser".
         response.del_cookie(COOKIE, path=path, secure=secure, httponly=True, samesite="Lax")
     return response

@@ -138,6 +138,8 @@ class FakeArcade(Served):
         self.double_polls: list[tuple[str, float]] = []  # a status call that began while another was open
         self.verifier_url: str | None = None  # the custom verifier Arcade redirects to after consent
         self.settings_readable = True  # False: the API key may not read the verifier setting (403)
+        self.consent_email: str | None = None  # the Google account that consents when the link names none
+        self.url_padding = ""  # appended to authorization URLs (long provider scopes and state make long URLs)
         self.verification = Verification(self)
         self._token_connection: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
@@ -379,7 +381,7 @@ class FakeArcade(Served):
         self, user_id: str, provider_id: str, scopes: frozenset[str], next_uri: str | None, *, status: str
     ) -> Flow:
         flow_id = str(uuid.uuid4())
-        url = f"{self.base_url}/_fake/oauth/consent?state={flow_id}" if status == "pending" else ""
+        url = f"{self.base_url}/_fake/oauth/consent?state={flow_id}{self.url_padding}" if status == "pending" else ""
         auth_id = f"ac_{secrets.token_hex(12)}"
         flow = Flow(auth_id, flow_id, user_id, provider_id, scopes, status, url, next_uri, time.time())
         self.flows[flow.auth_id] = flow
@@ -403,8 +405,8 @@ class FakeArcade(Served):
             return _error(400, f"wait must be an integer from 0 to {self.wait_max}")
         wait = int(wait_text) if self.wait_cap is None else min(int(wait_text), self.wait_cap)
         flow = self.flows.get(auth_id)
-        if flow is None:
-            return _error(404, f"authorization {auth_id} not found")
+        if flow is None:  # the spec declares 400/401/415/500 here, no 404
+            return _error(400, f"authorization {auth_id} not found")
         if flow.status == "pending" and wait:
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
@@ -492,7 +494,7 @@ class FakeArcade(Served):
             return web.Response(status=404, text="unknown authorization")
         if decision not in ("allow", "deny") or flow.status != "pending":
             return web.Response(status=400, text=f"authorization is {flow.status}")
-        email = request.query.get("email") or None
+        email = request.query.get("email") or self.consent_email
         if decision == "allow" and self.verifier_url:
             raise web.HTTPSeeOther(self.verification.await_verification(flow, email))
         target = await self._settle(flow, allow=decision == "allow", email=email)

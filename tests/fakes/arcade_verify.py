@@ -7,7 +7,9 @@ With ``FakeArcade.verifier_url`` set, consenting on the fake consent page no lon
 2. ``POST /v1/auth/confirm_user`` (also ``/api/v1/oauth/confirm_user``) ``{flow_id, user_id}``:
    unknown flow -> 404; not awaiting verification (already confirmed, too late, never consented)
    -> 400 ``{"code":400,"msg":"Bad request","data":null}``; another user -> 400
-   ``{"code":400,"error":"user_mismatch",…}`` and the consent is discarded, so the flow's owner can
+   ``{"name":"bad_request","message":"An error occurred during verification"}`` on the SDK's path
+   (``{"code":400,"msg":"An error occurred during verification"}``, no ``error`` field, on the
+   coordinator's) and the consent is discarded, so the flow's owner can
    still complete their own link; the owner -> 200 ``{auth_id, next_uri}``. (A 200 that carries
    ``user_mismatch`` can be injected with ``FakeArcade.fail_next("confirm_user", 200, body=…)``.)
 3. ``GET /_fake/oauth/callback_success?flow_id=F``: the first landing finalises the grant (the
@@ -30,7 +32,12 @@ if TYPE_CHECKING:
     from tests.fakes.arcade import FakeArcade, Flow
 
 BAD_REQUEST = {"code": 400, "msg": "Bad request", "data": None}
-USER_MISMATCH = {"code": 400, "error": "user_mismatch", "msg": "An error occurred during verification"}
+# A mismatch as three of the four docs versions show it (no "error" field), on the coordinator's path …
+USER_MISMATCH = {"code": 400, "msg": "An error occurred during verification"}
+# … the one docs version that adds an "error" field …
+USER_MISMATCH_WITH_ERROR = {"code": 400, "error": "user_mismatch", "msg": "An error occurred during verification"}
+# … and the Engine's own error shape on the SDK's path (OpenAPI: {"name", "message"}).
+USER_MISMATCH_ENGINE = {"name": "bad_request", "message": "An error occurred during verification"}
 
 
 @dataclass
@@ -86,7 +93,8 @@ class Verification:
         if user_id != flow.user_id:
             del self.stages[flow_id]  # the other person's consent is discarded; the owner can start over
             self.confirmations.append(Confirmation(flow_id, user_id, "user_mismatch"))
-            return web.json_response(USER_MISMATCH, status=400)
+            engine = request.path.startswith("/v1/")
+            return web.json_response(USER_MISMATCH_ENGINE if engine else USER_MISMATCH, status=400)
         stage.name = "awaiting_finalise"
         self.confirmations.append(Confirmation(flow_id, user_id, "confirmed"))
         next_uri = f"{self.fake.base_url}/_fake/oauth/callback_success?{urlencode({'flow_id': flow_id})}"

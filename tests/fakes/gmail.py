@@ -30,7 +30,7 @@ from aiohttp import web
 from tests.fakes.served import Served
 
 JSON_TYPE = "application/json; charset=UTF-8"
-LIST_FIELDS = ("id", "name", "messageListVisibility", "labelListVisibility", "type", "color")
+LIST_FIELDS = ("id", "name", "messageListVisibility", "labelListVisibility", "type")  # no color: gmail.md §1.1
 COUNT_FIELDS = ("messagesTotal", "messagesUnread", "threadsTotal", "threadsUnread")
 MAX_BATCH = 100
 _PATH = re.compile(r"^/gmail/v1/users/(?P<user>[^/]+)/labels(?:/(?P<id>[^/]+))?$")
@@ -173,12 +173,13 @@ _DEFAULT_COUNTS |= {"UNREAD": (60, 60), "STARRED": (9, 1), "IMPORTANT": (402, 7)
 _DEFAULT_COUNTS |= {"Label_1": (57, 0), "Label_2": (23, 4), "Label_4": (8, 3)}
 
 
-def _counts(total: int, unread: int) -> dict[str, int]:
+def _counts(total: int, unread: int, threads_unread: int | None = None) -> dict[str, int]:
+    """Threads hold several messages: unread threads are fewer than unread messages, as in a real mailbox."""
     return {
         "messagesTotal": total,
         "messagesUnread": unread,
         "threadsTotal": total - total // 5,
-        "threadsUnread": unread,
+        "threadsUnread": (unread + 1) // 2 if threads_unread is None else threads_unread,
     }
 
 
@@ -248,11 +249,20 @@ class FakeGmail(Served):
             if any(k in label for k in COUNT_FIELDS):
                 self._counts[(user_id, label["id"])] = {k: int(label.get(k, 0)) for k in COUNT_FIELDS}
 
-    def set_unread(self, user_id: str, label_id: str, messages_unread: int, messages_total: int | None = None) -> None:
-        """Set labels.get counts (total defaults to the current total, at least the unread count)."""
+    def set_unread(
+        self,
+        user_id: str,
+        label_id: str,
+        messages_unread: int,
+        messages_total: int | None = None,
+        *,
+        threads_unread: int | None = None,
+    ) -> None:
+        """Set labels.get counts (total defaults to the current total, at least the unread count;
+        unread threads to about half the unread messages)."""
         current = self._label_counts(user_id, label_id)
         total = messages_total if messages_total is not None else max(current["messagesTotal"], messages_unread)
-        self._counts[(user_id, label_id)] = _counts(total, messages_unread)
+        self._counts[(user_id, label_id)] = _counts(total, messages_unread, threads_unread)
 
     def revoke(self, user_id: str) -> None:
         """Every token of the user now gets 401 authError (until :meth:`restore`)."""

@@ -274,6 +274,8 @@ class FakeSlack(SlackWorld, Served):
         posted = _json_or_none(raw) or {}
         if await self._hold(self._faults.before, "response_url", posted) and _gone(request):
             return web.Response(status=499)
+        if self._faults.errors["response_url"]:  # ``fail_next("response_url", e)``: 200 {"ok": false}
+            return web.json_response({"ok": False, "error": self._faults.errors["response_url"].popleft()})
         status, text = self.respond(request.path, raw)
         if status == 200:
             await self._hold(self._faults.after, "response_url", posted)

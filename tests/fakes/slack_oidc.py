@@ -69,6 +69,7 @@ class SlackOidc:
         self.access_tokens: dict[str, tuple[str, str]] = {}  # token -> (team_id, user_id)
         self.authorize_requests: list[dict[str, str]] = []
         self.wrong_nonce = False  # put another nonce in the next ID tokens (a code injected from elsewhere)
+        self.id_token_nonce: str | None = None  # this exact nonce in the next ID tokens, if set
         self._refusals: deque[str] = deque()
         self._failures: dict[str, deque[str]] = {"openid.connect.token": deque(), "openid.connect.userInfo": deque()}
 
@@ -177,6 +178,7 @@ class SlackOidc:
     def _jwt(self, grant: Grant) -> str:
         now = int(self.world.clock())
         nonce = "a-nonce-from-another-sign-in" if self.wrong_nonce else grant.nonce
+        nonce = self.id_token_nonce if self.id_token_nonce is not None else nonce
         claims: dict[str, Any] = {"iss": "https://slack.com", "aud": self.client_id, "exp": now + 3600, "iat": now}
         claims |= {"auth_time": now, "nonce": nonce, **self._claims(grant.team_id, grant.user_id)}
         signing_input = f"{_b64(_JWT_HEADER)}.{_b64(json.dumps(claims).encode())}"

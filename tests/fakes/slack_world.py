@@ -426,9 +426,13 @@ class SlackWorld:
             return _error("channel_not_found")
         try:
             limit = min(max(int(args.get("limit") or 100), 1), 999)
-            oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
         except (TypeError, ValueError):
             return _error("invalid_arguments")
+        oldest, latest = _timestamp(args.get("oldest"), 0.0), _timestamp(args.get("latest"), float("inf"))
+        if oldest is None:  # Slack's documented errors for these two (conversations.history reference)
+            return _error("invalid_ts_oldest")
+        if latest is None:
+            return _error("invalid_ts_latest")
         try:
             cursor = str(args.get("cursor") or "")
             offset = int(base64.urlsafe_b64decode(cursor).decode().removeprefix("offset:")) if cursor else 0
@@ -458,8 +462,9 @@ class SlackWorld:
 
     def _post_ephemeral(self, args: Args) -> Args:
         channel_id, user_id = str(args.get("channel", "")), str(args.get("user", ""))
-        if channel_id.startswith("D") or USER_ID.match(channel_id):  # no ephemerals in DMs
+        if USER_ID.match(channel_id):  # a user id is not a channel for ephemerals
             return _error("channel_not_found")
+        # An IM works when the bot is part of it (the bot's own DM with the user); other DMs are not found.
         channel, error = self._postable(channel_id)
         if channel is None:
             return _error(error or "channel_not_found")
@@ -573,3 +578,14 @@ class SlackWorld:
         record |= {"blocks": shown.get("blocks") or [], "response_type": response_type}
         record["public"] = response_type == "in_channel"
         self._timeline.append(("ack", record))
+
+
+def _timestamp(value: object, default: float) -> float | None:
+    """A Slack ``ts`` argument (``1512085950.000216``); None when it is not one."""
+    if value in (None, ""):
+        return default
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return number if number >= 0 else None
