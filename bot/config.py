@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -41,7 +40,7 @@ class Settings:
     gmail_api_url: str = DEFAULT_GMAIL_API_URL
     host: str = "0.0.0.0"  # noqa: S104 - the HTTP-mode server must be reachable by Slack
     port: int = 3000
-    database_path: Path = Path("bot.db")
+    database_url: str = field(default="sqlite:///bot.db", repr=False)  # may hold a PostgreSQL password
     auth_timeout_seconds: int = 600
     audit_retention_days: int = 90
     log_level: str = "INFO"
@@ -104,12 +103,12 @@ class Settings:
         gmail_api_url = url("GMAIL_API_URL", DEFAULT_GMAIL_API_URL)
         arcade_base_url = url("ARCADE_BASE_URL", DEFAULT_ARCADE_BASE_URL)
 
-        database_path = Path("bot.db")
         database_url = text("DATABASE_URL") or "sqlite:///bot.db"
-        if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
-            database_path = Path(database_url.removeprefix("sqlite:///"))
-        else:
-            problems.append(f"DATABASE_URL must look like sqlite:///path/to/bot.db, got {database_url!r}")
+        if not _database_url_ok(database_url):
+            problems.append(
+                "DATABASE_URL must look like sqlite:///path/to/bot.db or postgresql://user@host/dbname,"
+                f" got {urlsplit(database_url)._replace(netloc='…').geturl()!r}"
+            )
 
         log_level = (text("LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
@@ -155,7 +154,7 @@ class Settings:
             gmail_api_url=gmail_api_url,
             host=text("HOST") or "0.0.0.0",  # noqa: S104 - see the field's comment
             port=integer("PORT", 3000, 1, 65535),
-            database_path=database_path,
+            database_url=database_url,
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
             audit_retention_days=integer("AUDIT_RETENTION_DAYS", 90, 1, 3650),
             log_level=log_level if log_level in _LOG_LEVELS else "INFO",
@@ -172,3 +171,11 @@ class Settings:
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def _database_url_ok(url: str) -> bool:
+    """``sqlite:///`` and a path, or a PostgreSQL URL with a host or a socket directory (``?host=``)."""
+    if url.startswith("sqlite:///"):
+        return len(url) > len("sqlite:///")
+    parts = urlsplit(url)
+    return parts.scheme in ("postgresql", "postgres") and bool(parts.netloc or "host=" in parts.query)
