@@ -90,3 +90,33 @@ async def test_a_cancelled_caller_does_not_stop_the_others(database_url: str) ->
         with pytest.raises(asyncio.CancelledError):
             await first
         assert "Ev2" in await _ids(db)  # the cancelled write may or may not have committed; the other did
+
+
+async def test_sqlite_a_batch_run_again_without_a_failing_write_commits_the_others_once(tmp_path: Path) -> None:
+    async with SqliteDatabase.open(tmp_path / "db") as db:
+        await db.write(_insert(7))  # type: ignore[arg-type]
+
+        async def next_id(tx: Tx) -> int:
+            rows = await tx.fetch(
+                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at) VALUES ('T', 'U', 'completed', '', 1)"
+                " RETURNING id"
+            )
+            return int(rows[0][0])
+
+        async def broken(tx: Tx) -> None:
+            raise RuntimeError("a bug in one write")
+
+        results = await asyncio.gather(
+            db.write(next_id),
+            db.write(_insert(7)),  # type: ignore[arg-type]  # a duplicate key
+            db.write(broken),
+            db.write(next_id),
+            return_exceptions=True,
+        )
+        assert results[0] == 1
+        assert isinstance(results[1], sqlite3.IntegrityError)
+        assert isinstance(results[2], RuntimeError)
+        assert results[3] == 2  # ids as if the failing writes had never been queued
+        assert db.commits == 2  # the first write, then the batch of four: one commit
+        rows = await db.read(lambda tx: tx.fetch("SELECT id FROM outbox ORDER BY id"))
+        assert [r[0] for r in rows] == [1, 2]

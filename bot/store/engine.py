@@ -33,5 +33,10 @@ class Engine(Protocol):
         ...
 
     async def write(self, statement: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run ``statement`` atomically; its result once it committed. A failing write changes nothing."""
+        """Run ``statement`` atomically; its result once it committed. A failing write changes nothing.
+
+        ``statement`` must depend on the database and its own arguments only: an engine may run it
+        more than once (a batch run again without a failing write, a lost connection), and only
+        the run that commits counts.
+        """
         ...
