@@ -16,6 +16,7 @@ to ``RECONNECT_SECONDS`` before the error reaches the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -106,7 +107,8 @@ class PostgresDatabase:
                     value = await statement(_PostgresTx(connection))
                 except BaseException:
                     if not connection.is_closed():
-                        await transaction.rollback()
+                        with contextlib.suppress(*LOST_CONNECTION):  # the error to report is the write's
+                            await transaction.rollback()
                     raise
                 try:
                     await transaction.commit()
