@@ -10,11 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from bot.models import PendingFlow, SlackUser
 from bot.store import Store
-from tests.databases import pg_ctl
+from tests.databases import fresh_postgres_database, pg_ctl
 
 USERS = [SlackUser("T0000000001", f"U0CONC{n:05d}") for n in range(50)]
 
@@ -72,11 +70,9 @@ async def test_database_and_wal_files_are_owner_only_even_with_a_lax_umask(tmp_p
     assert set(modes.values()) == {0o600}, modes
 
 
-async def test_a_postgres_restart_is_survived_by_reconnecting(database_url: str) -> None:
+async def test_a_postgres_restart_is_survived_by_reconnecting() -> None:
     """The server goes away while the store is open: calls made meanwhile wait and reconnect."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server restart")
-    async with Store.open(database_url) as store:
+    async with fresh_postgres_database() as database_url, Store.open(database_url) as store:
         await store.put_pending(_flow(USERS[0]))
         await asyncio.to_thread(pg_ctl, "-m", "fast", "stop")
         try:
