@@ -104,19 +104,27 @@ async def test_sqlite_a_batch_run_again_without_a_failing_write_commits_the_othe
             return int(rows[0][0])
 
         async def broken(tx: Tx) -> None:
+            await tx.execute("INSERT INTO seen_events (event_id, seen_at) VALUES ('Ev8', 8.0)")
             raise RuntimeError("a bug in one write")
+
+        async def misspelt(tx: Tx) -> None:
+            await tx.execute("INSERT INTO seen_events (event_id, seen_at) VALUES ('Ev9', 9.0)")
+            await tx.execute("INSERT INTO seen_event (event_id, seen_at) VALUES ('Ev10', 10.0)")  # no such table
 
         results = await asyncio.gather(
             db.write(next_id),
             db.write(_insert(7)),  # type: ignore[arg-type]  # a duplicate key
             db.write(broken),
+            db.write(misspelt),
             db.write(next_id),
             return_exceptions=True,
         )
         assert results[0] == 1
         assert isinstance(results[1], sqlite3.IntegrityError)
         assert isinstance(results[2], RuntimeError)
-        assert results[3] == 2  # ids as if the failing writes had never been queued
-        assert db.commits == 2  # the first write, then the batch of four: one commit
+        assert isinstance(results[3], sqlite3.OperationalError)
+        assert results[4] == 2  # ids as if the failing writes had never been queued
+        assert db.commits == 2  # the first write, then the batch of five: one commit
         rows = await db.read(lambda tx: tx.fetch("SELECT id FROM outbox ORDER BY id"))
         assert [r[0] for r in rows] == [1, 2]
+        assert await _ids(db) == ["Ev7"]  # what the failing writes did before failing was undone

@@ -123,13 +123,10 @@ class SqliteDatabase:
                         continue
                     try:
                         values[index] = await statement(tx)
-                    except (sqlite3.IntegrityError, sqlite3.ProgrammingError) as exc:
-                        failed[index] = exc  # this write's own doing: undone, handed to its caller
-                        break
-                    except sqlite3.Error:
-                        raise  # the database's (locked, full, I/O): the batch fails as a whole
-                    except Exception as exc:  # noqa: BLE001 - a bug in the write: handed to its caller
-                        failed[index] = exc
+                    except Exception as exc:
+                        if _the_databases(exc):
+                            raise  # locked, full, I/O: the batch fails as a whole
+                        failed[index] = exc  # the write's own (a constraint, a bug): undone, handed to its caller
                         break
                 else:
                     await writer.execute("COMMIT")
@@ -144,6 +141,29 @@ class SqliteDatabase:
         """Let queued writes reach the disk before the connections close."""
         while self._flushing is not None:
             await asyncio.shield(self._flushing)
+
+
+_DATABASE_FAULTS = frozenset(
+    (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    )
+)
+
+
+def _the_databases(exc: Exception) -> bool:
+    """An error of the database itself, which every write would meet, rather than of one write."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _DATABASE_FAULTS
 
 
 async def _prepare(connection: aiosqlite.Connection) -> None:
