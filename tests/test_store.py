@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from bot.models import PendingFlow, SlackUser
 from bot.store import MIGRATIONS, Store
-from tests.databases import fresh_postgres_database
+from tests.databases import fresh_postgres_database, postgres_server
 
 ALICE = SlackUser("T0000000001", "U0000000001")
 BOB = SlackUser("T0000000001", "U0000000002")
@@ -170,3 +171,13 @@ async def test_a_postgres_database_is_versioned_like_a_sqlite_file() -> None:
             assert await connection.fetchval("SELECT count(*) FROM schema_version") == 1
         finally:
             await connection.close()
+
+
+def test_without_a_postgres_server_ci_fails_where_a_laptop_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no PostgreSQL server"):
+        postgres_server()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        postgres_server()

@@ -79,7 +79,7 @@ class PostgresDatabase:
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[PostgresDatabase]:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, reset=_keep_session)
         try:
             async with pool.acquire() as connection:
                 await _migrate(connection)
@@ -142,6 +142,12 @@ class PostgresDatabase:
             self._calls -= 1
             if not self._calls:
                 self._idle.set()
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What the pool runs when a connection comes back, after rolling back a transaction left open:
+    nothing more. Its default (unlisten, reset every setting, release session locks: one more round
+    trip per read and per write) undoes what the store never does."""
 
 
 async def _migrate(connection: Connection) -> None:
