@@ -53,7 +53,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
     """Run the bot until ``stop`` is set; ``ready`` is set once it serves requests."""
     started = time.monotonic()
     async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(Store.open(settings.database_path))
+        store = await stack.enter_async_context(Store.open(settings.database_url))
         gmail = Gmail(settings.gmail_api_url)
         stack.callback(gmail.close)
         session = await stack.enter_async_context(aiohttp.ClientSession())

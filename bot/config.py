@@ -11,7 +11,6 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import get_args
 from urllib.parse import urlsplit
 
@@ -62,7 +61,7 @@ class Settings:
     gmail_api_url: str = DEFAULT_GMAIL_API_URL
     host: str = "0.0.0.0"  # noqa: S104 - the HTTP-mode server must be reachable by Slack
     port: int = 3000
-    database_path: Path = Path("bot.db")
+    database_url: str = field(default="sqlite:///bot.db", repr=False)  # may hold a PostgreSQL password
     auth_timeout_seconds: int = 600
     lease_seconds: int = 30
     workers: int = 1
@@ -136,12 +135,12 @@ class Settings:
         gmail_api_url = url("GMAIL_API_URL", DEFAULT_GMAIL_API_URL)
         arcade_base_url = url("ARCADE_BASE_URL", DEFAULT_ARCADE_BASE_URL)
 
-        database_path = Path("bot.db")
         database_url = text("DATABASE_URL") or "sqlite:///bot.db"
-        if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
-            database_path = Path(database_url.removeprefix("sqlite:///"))
-        else:
-            problems.append(f"DATABASE_URL must look like sqlite:///path/to/bot.db, got {database_url!r}")
+        if not _database_url_ok(database_url):
+            problems.append(
+                "DATABASE_URL must look like sqlite:///path/to/bot.db or postgresql://user@host/dbname,"
+                f" got {urlsplit(database_url)._replace(netloc='…').geturl()!r}"
+            )
 
         log_level = (text("LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
@@ -195,7 +194,7 @@ class Settings:
             gmail_api_url=gmail_api_url,
             host=text("HOST") or "0.0.0.0",  # noqa: S104 - see the field's comment
             port=integer("PORT", 3000, 1, 65535),
-            database_path=database_path,
+            database_url=database_url,
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
             lease_seconds=integer("LEASE_SECONDS", 30, 3, 600),
             workers=workers,
@@ -214,3 +213,11 @@ class Settings:
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def _database_url_ok(url: str) -> bool:
+    """``sqlite:///`` and a path, or a PostgreSQL URL with a host or a socket directory (``?host=``)."""
+    if url.startswith("sqlite:///"):
+        return len(url) > len("sqlite:///")
+    parts = urlsplit(url)
+    return parts.scheme in ("postgresql", "postgres") and bool(parts.netloc or "host=" in parts.query)

@@ -13,6 +13,7 @@ import pytest
 
 from bot.__main__ import serve
 from bot.config import Settings
+from tests.databases import ENGINES, database_for
 from tests.fakes.arcade import FakeArcade
 from tests.fakes.gmail import FakeGmail
 from tests.fakes.slack import FakeSlack
@@ -96,6 +97,13 @@ class RunningBot:
     async def close(self) -> None:
         self.stop.set()
         await asyncio.wait_for(self.task, timeout=15)
+
+
+@pytest.fixture(params=ENGINES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A DATABASE_URL of its own for each test, once per engine (SQLite file; PostgreSQL database)."""
+    async with database_for(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

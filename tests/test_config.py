@@ -26,7 +26,7 @@ def test_socket_mode_defaults() -> None:
     assert settings.gmail_api_url == "https://gmail.googleapis.com/"
     assert settings.arcade_base_url == "https://api.arcade.dev"
     assert (settings.host, settings.port) == ("0.0.0.0", 3000)
-    assert settings.database_path == Path("bot.db")
+    assert settings.database_url == "sqlite:///bot.db"
     assert settings.auth_timeout_seconds == 600
     assert settings.log_level == "INFO"
     assert settings.slack_signing_secret is None
@@ -50,7 +50,7 @@ def test_every_problem_is_reported_at_once() -> None:
                 "SLACK_APP_TOKEN": "xoxb-wrong-kind",
                 "PORT": "eighty",
                 "AUTH_TIMEOUT_SECONDS": "0",
-                "DATABASE_URL": "postgres://x",
+                "DATABASE_URL": "mysql://root:hunter2@db/bot",
                 "LOG_LEVEL": "LOUD",
                 "SLACK_API_URL": "slack.com",
             }
@@ -71,6 +71,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "VERIFIER_SECRET is required",
     ):
         assert name in text
+    assert "hunter2" not in text  # a database password is never echoed back
     assert len(info.value.problems) == 12
 
 
@@ -85,9 +86,25 @@ def test_values_are_parsed_and_normalised() -> None:
         }
     )
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
-    assert settings.database_path == Path("var/data/bot.db")
+    assert settings.database_url == "sqlite:///var/data/bot.db"
     assert settings.auth_timeout_seconds == 30
     assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://bot:secret@db.internal:5432/bot", "postgres://db/bot", "postgresql:///bot?host=/run/postgresql"],
+)
+def test_a_postgresql_database_url_is_accepted_and_kept_out_of_repr(url: str) -> None:
+    settings = Settings.from_env({**SOCKET, "DATABASE_URL": url})
+    assert settings.database_url == url
+    assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///", "bot.db", "postgresql://", "mysql://db/bot"])
+def test_a_database_url_of_no_known_engine_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings.from_env({**SOCKET, "DATABASE_URL": url})
 
 
 def test_secrets_stay_out_of_repr() -> None:

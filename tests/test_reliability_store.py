@@ -1,4 +1,5 @@
-"""The SQLite store under concurrency and contention (WAL, 0600 and user_version: tests/test_store.py)."""
+"""The store under concurrency, contention and a lost PostgreSQL connection (WAL, 0600 and
+user_version: tests/test_store.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from bot.models import PendingFlow, SlackUser
 from bot.store import Store
+from tests.databases import fresh_postgres_database, pg_ctl
 
 USERS = [SlackUser("T0000000001", f"U0CONC{n:05d}") for n in range(50)]
 
@@ -21,9 +23,9 @@ def _flow(user: SlackUser) -> PendingFlow:
     return PendingFlow(user, f"ac_{user.user_id}", f"https://auth.example/{user.user_id}", "{}", 100.0, 700.0)
 
 
-async def test_flows_finishing_at_the_same_moment_all_reach_the_outbox(tmp_path: Path) -> None:
-    """Many waiters finish at once after a restart: one shared connection, many transactions."""
-    async with Store.open(tmp_path / "bot.db") as store:
+async def test_flows_finishing_at_the_same_moment_all_reach_the_outbox(database_url: str) -> None:
+    """Many waiters finish at once after a restart: every one reaches the outbox, on either engine."""
+    async with Store.open(database_url) as store:
         for user in USERS:
             await store.put_pending(_flow(user), owner=OWNER, lease_until=FOREVER)
         results = await asyncio.gather(
@@ -71,3 +73,24 @@ async def test_database_and_wal_files_are_owner_only_even_with_a_lax_umask(tmp_p
         assert len(files) == 3  # WAL mode, while open
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
     assert set(modes.values()) == {0o600}, modes
+
+
+async def test_a_postgres_restart_is_survived_by_reconnecting() -> None:
+    """The server goes away while the store is open: calls made meanwhile wait and reconnect."""
+    async with fresh_postgres_database() as database_url, Store.open(database_url) as store:
+        await store.put_pending(_flow(USERS[0]), owner=OWNER, lease_until=FOREVER)
+        await asyncio.to_thread(pg_ctl, "-m", "fast", "stop")
+        try:
+            assert not await store.ping()  # down: said, not raised
+            later = asyncio.create_task(store.put_pending(_flow(USERS[1]), owner=OWNER, lease_until=FOREVER))
+            await asyncio.sleep(1.0)  # the write is retrying with backoff, not failed
+            assert not later.done()
+        finally:
+            await asyncio.to_thread(pg_ctl, "start")
+        await later
+        assert await store.ping()
+        assert [f.user for f in await store.all_pending()] == USERS[:2]
+        assert (
+            await store.finish(USERS[0], f"ac_{USERS[0].user_id}", "completed", owner=OWNER, lease_until=FOREVER)
+            is not None
+        )

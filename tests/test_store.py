@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import stat
+import time
 from pathlib import Path
+
+import asyncpg
+import pytest
 
 from bot.models import PendingFlow, SlackUser
 from bot.store import MIGRATIONS, Store
+from tests.databases import fresh_postgres_database, postgres_server
 
 ALICE = SlackUser("T0000000001", "U0000000001")
 BOB = SlackUser("T0000000001", "U0000000002")
@@ -27,13 +34,12 @@ async def test_file_is_private_wal_and_versioned(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
-async def test_pending_flows_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
-    async with Store.open(path) as store:
+async def test_pending_flows_survive_reopening(database_url: str) -> None:
+    async with Store.open(database_url) as store:
         await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
         await store.put_pending(flow(BOB, "ac_2"), owner=OWNER, lease_until=FOREVER)
         await store.update_reply(ALICE, '{"channel_id":"C1"}')
-    async with Store.open(path) as store:
+    async with Store.open(database_url) as store:
         pending = await store.all_pending()
         assert [p.user for p in pending] == [ALICE, BOB]
         alice = await store.get_pending(ALICE)
@@ -42,15 +48,15 @@ async def test_pending_flows_survive_reopening(tmp_path: Path) -> None:
         assert alice.deadline == 700.0
 
 
-async def test_one_pending_flow_per_user(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "bot.db") as store:
+async def test_one_pending_flow_per_user(database_url: str) -> None:
+    async with Store.open(database_url) as store:
         await store.put_pending(flow(ALICE, "ac_1"), owner=OWNER, lease_until=FOREVER)
         await store.put_pending(flow(ALICE, "ac_2"), owner=OWNER, lease_until=FOREVER)
         assert [p.auth_id for p in await store.all_pending()] == ["ac_2"]
 
 
-async def test_finish_moves_a_flow_to_the_outbox_once(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "bot.db", clock=lambda: 500.0) as store:
+async def test_finish_moves_a_flow_to_the_outbox_once(database_url: str) -> None:
+    async with Store.open(database_url, clock=lambda: 500.0) as store:
         await store.put_pending(flow(ALICE, reply="where"), owner=OWNER, lease_until=FOREVER)
         assert (
             await store.finish(ALICE, "ac_other", "completed", owner=OWNER, lease_until=FOREVER) is None
@@ -70,9 +76,9 @@ async def test_finish_moves_a_flow_to_the_outbox_once(tmp_path: Path) -> None:
         assert [e.event for e in await store.recent_audit(ALICE)] == ["delivery_sent", "completed"]
 
 
-async def test_events_are_remembered_for_an_hour(tmp_path: Path) -> None:
+async def test_events_are_remembered_for_an_hour(database_url: str) -> None:
     now = [1000.0]
-    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+    async with Store.open(database_url, clock=lambda: now[0]) as store:
         assert await store.first_sighting("Ev1")
         assert not await store.first_sighting("Ev1")
         now[0] += 3601
@@ -89,9 +95,9 @@ async def test_a_newer_schema_step_is_applied_to_an_old_file(tmp_path: Path) -> 
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
-async def test_audit_trail_is_per_user_newest_first_and_pruned(tmp_path: Path) -> None:
-    now = [10_000_000.0]
-    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+async def test_audit_trail_is_per_user_newest_first_and_pruned(database_url: str) -> None:
+    now = [1_765_000_000.0]  # today's epoch seconds: a single-precision column would round them
+    async with Store.open(database_url, clock=lambda: now[0]) as store:
         await store.audit(ALICE, "prompted")
         now[0] += 60
         await store.audit(ALICE, "completed")
@@ -103,7 +109,7 @@ async def test_audit_trail_is_per_user_newest_first_and_pruned(tmp_path: Path) -
         assert [e.event for e in await store.recent_audit(ALICE, limit=1)] == ["labels_sent"]
         last = await store.last_audit(ALICE, ("completed", "failed"))
         assert last is not None
-        assert (last.event, last.at) == ("completed", 10_000_060.0)
+        assert (last.event, last.at) == ("completed", 1_765_000_060.0)
         assert await store.last_audit(BOB, ("completed",)) is None
 
         now[0] += 2 * 86_400
@@ -113,22 +119,83 @@ async def test_audit_trail_is_per_user_newest_first_and_pruned(tmp_path: Path) -
         assert [e.event for e in await store.recent_audit(BOB)] == ["requested"]
 
 
-async def test_a_token_is_spent_once_and_forgotten_after_it_expires(tmp_path: Path) -> None:
+async def test_a_token_is_spent_once_and_forgotten_after_it_expires(database_url: str) -> None:
     now = [1000.0]
-    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+    async with Store.open(database_url, clock=lambda: now[0]) as store:
         assert await store.spend_token("jti-1", expires_at=1600.0)
         assert not await store.spend_token("jti-1", expires_at=1600.0)
         assert await store.spend_token("jti-2", expires_at=1100.0)
-    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:  # a restart remembers
+    async with Store.open(database_url, clock=lambda: now[0]) as store:  # a restart remembers
         assert not await store.spend_token("jti-1", expires_at=1600.0)
         now[0] = 1200.0  # jti-2 expired: its row is swept, so the table stays bounded
         assert await store.spend_token("jti-3", expires_at=1800.0)
         assert await store.spend_token("jti-2", expires_at=1800.0)
 
 
-async def test_leases_are_held_renewed_claimed_when_run_out_and_released(tmp_path: Path) -> None:
+async def test_two_processes_on_one_database_share_events_and_spent_tokens(database_url: str) -> None:
+    """What must hold across replicas is in the database, not in one process's memory."""
+    async with Store.open(database_url) as first, Store.open(database_url) as second:
+        assert await first.first_sighting("Ev1")
+        assert not await second.first_sighting("Ev1")  # Slack's retry reached the other process
+        assert await second.spend_token("jti-1", expires_at=time.time() + 600)
+        assert not await first.spend_token("jti-1", expires_at=time.time() + 600)  # a replay, elsewhere
+        await first.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+        assert await second.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER) is not None
+        assert (
+            await first.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER) is None
+        )  # exactly one answer owed
+
+
+async def test_stores_opened_together_migrate_once(database_url: str) -> None:
+    """Several processes starting at the same moment on a new database: one applies each step."""
+    async with contextlib.AsyncExitStack() as stack:
+        stores = await asyncio.gather(*(stack.enter_async_context(Store.open(database_url)) for _ in range(4)))
+        await stores[0].put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+        assert [p.user for p in await stores[3].all_pending()] == [ALICE]
+
+
+async def test_timestamps_keep_their_fraction(database_url: str) -> None:
+    async with Store.open(database_url, clock=lambda: 1_765_000_000.123456) as store:
+        await store.put_pending(
+            PendingFlow(ALICE, "ac_1", "https://a.example/1", "{}", 1_765_000_000.25, 1_765_000_600.5),
+            owner=OWNER,
+            lease_until=FOREVER,
+        )
+        pending = await store.get_pending(ALICE)
+        assert pending is not None
+        assert (pending.created_at, pending.deadline) == (1_765_000_000.25, 1_765_000_600.5)
+        item = await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER)
+        assert item is not None
+        assert [i.created_at for i in await store.unsent()] == [1_765_000_000.123456]
+
+
+async def test_a_postgres_database_is_versioned_like_a_sqlite_file() -> None:
+    async with fresh_postgres_database() as url:
+        async with Store.open(url):
+            pass
+        async with Store.open(url) as store:  # a second start applies nothing
+            await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+        connection = await asyncpg.connect(url)
+        try:
+            assert await connection.fetchval("SELECT version FROM schema_version") == len(MIGRATIONS)
+            assert await connection.fetchval("SELECT count(*) FROM schema_version") == 1
+        finally:
+            await connection.close()
+
+
+def test_without_a_postgres_server_ci_fails_where_a_laptop_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no PostgreSQL server"):
+        postgres_server()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        postgres_server()
+
+
+async def test_leases_are_held_renewed_claimed_when_run_out_and_released(database_url: str) -> None:
     now = [1000.0]
-    async with Store.open(tmp_path / "bot.db", clock=lambda: now[0]) as store:
+    async with Store.open(database_url, clock=lambda: now[0]) as store:
         assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
         # The same authorization again (a second /connect-gmail, on any replica) is not written twice.
         assert not await store.put_pending(flow(ALICE, "ac_1"), owner="r2", lease_until=1030.0)
@@ -160,8 +227,8 @@ async def test_leases_are_held_renewed_claimed_when_run_out_and_released(tmp_pat
         assert (await store.renew("r1", 1260.0)).outbox == set()
 
 
-async def test_a_new_authorization_replaces_the_old_one_and_its_holder(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "bot.db", clock=lambda: 1000.0) as store:
+async def test_a_new_authorization_replaces_the_old_one_and_its_holder(database_url: str) -> None:
+    async with Store.open(database_url, clock=lambda: 1000.0) as store:
         assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
         assert await store.put_pending(flow(ALICE, "ac_2"), owner="r2", lease_until=1030.0)
         assert (await store.renew("r1", 1060.0)).flows == set()  # r1's waiter for ac_1 stops

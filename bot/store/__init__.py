@@ -1,7 +1,9 @@
-"""The only package with SQL: SQLite in WAL mode, owner-only, schema versioned, group commit.
+"""The only package with SQL: two engines behind one set of queries.
 
-``database`` runs one connection on one thread and batches writes; ``schema`` holds the
-migrations; ``queries`` is the ``Store`` the rest of the bot talks to.
+``DATABASE_URL=sqlite:///bot.db`` (the default) runs on aiosqlite: WAL, owner-only file, a
+writer connection with group commit and a reader (``sqlite``). ``postgresql://…`` runs on
+asyncpg (``postgres``). ``schema`` holds the versions both follow; ``queries`` is the ``Store``
+the rest of the bot talks to, over what ``engine`` says an engine offers.
 """
 
 from bot.store.queries import Store
