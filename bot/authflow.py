@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.arcade import MAX_WAIT, Arcade
-from bot.errors import BotError
+from bot.errors import BotError, StoreUnavailable
 from bot.models import Authorized, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.retry import backoff_delay, jitter
 from bot.store import Store
@@ -124,7 +124,9 @@ class AuthFlows:
         while True:
             try:
                 await self.tick()
-            except Exception:  # the store failing here is retried at the next tick
+            except StoreUnavailable as exc:  # tried again at the next tick
+                log.warning("lease.tick_failed owner=%s error=%s", self.owner, exc)
+            except Exception:
                 log.exception("lease.tick_failed owner=%s", self.owner)
             await asyncio.sleep(self._lease / 3)
 
@@ -187,7 +189,10 @@ class AuthFlows:
             item = await self._store.finish(flow.user, flow.auth_id, kind, owner=self.owner, lease_until=until)
         except asyncio.CancelledError:
             raise
-        except Exception:  # the row stays ours: the next lease tick starts a new waiter
+        except StoreUnavailable as exc:  # the row stays ours: the next lease tick starts a new waiter
+            log.warning("auth.finish_failed user=%s auth_id=%s error=%s", flow.user.arcade_id, flow.auth_id, exc)
+            return
+        except Exception:  # likewise, with the traceback of what went wrong
             log.exception("auth.wait_crashed user=%s auth_id=%s", flow.user.arcade_id, flow.auth_id)
             return
         if item is None:  # superseded by a newer flow for the same user
@@ -207,7 +212,9 @@ class AuthFlows:
                 log.error("auth.undelivered id=%d: no delivery set; the outbox keeps it", item.id)
                 return
             await self._on_finished(item, authorized)
-        except Exception:  # the row stays ours: the next lease tick hands it over again
+        except StoreUnavailable as exc:  # the row stays ours: the next lease tick hands it over again
+            log.warning("delivery.interrupted id=%d user=%s error=%s", item.id, item.user.arcade_id, exc)
+        except Exception:  # likewise, with the traceback of what went wrong
             log.exception("delivery.crashed id=%d user=%s", item.id, item.user.arcade_id)
         finally:
             self._delivering.discard(item.id)

@@ -6,6 +6,7 @@
     │   ├── UserMismatch        confirm_user: the browser's Slack user is not the one who started the flow
     │   ├── VerificationClosed  confirm_user: the flow no longer awaits verification (done, or too late)
     │   └── NotConfirmed        confirm_user: a 4xx that says neither (another user's flow, or too late)
+    ├── StoreUnavailable        the bot's database did not answer (after the engine's own reconnect attempts)
     ├── IdentityUnavailable     the user's Arcade user id could not be worked out (no Slack email readable)
     ├── GmailAuthError          Gmail refused the token (401 revoked/expired, 403 missing scope)
     ├── GmailRateLimited        Gmail asked us to slow down (429, rate-limit 403) after retries
@@ -48,6 +49,10 @@ class VerificationClosed(ArcadeRejected):
 
 class NotConfirmed(ArcadeRejected):
     user_message = "Arcade did not confirm that authorization. Run /connect-gmail again."
+
+
+class StoreUnavailable(BotError):
+    user_message = "I can't reach my database right now, so I couldn't do that. Please try again in a minute."
 
 
 class IdentityUnavailable(BotError):

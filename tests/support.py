@@ -91,6 +91,8 @@ class BotProcess(Served):
         """Start ``python -m bot *args`` without waiting for anything."""
         assert self.proc is None or self.proc.returncode is not None, "already running"
         self.starts += 1
+        if self._out is not None:  # the previous run ended on its own (a signal, an exit)
+            self._out.close()
         self._out = self.log.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,

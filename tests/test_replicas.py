@@ -1,4 +1,5 @@
-"""Replicas share the work through the store: real ``python -m bot`` processes on one SQLite file.
+"""Replicas share the work through the store: real ``python -m bot`` processes on one SQLite file
+or one PostgreSQL database.
 
 Each pending authorization is waited on by one replica at a time (the fake Arcade records any
 status call that begins while another for the same authorization is still open); a replica that
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEAM, World, arcade_user, buttons, text_of
+from tests.databases import fresh_postgres_database, pg_ctl
 from tests.support import BotProcess, label_lists, prompts, settle
 
 LEASE = 6  # seconds; renewed every 2 s
@@ -28,14 +30,17 @@ def _users(count: int, prefix: str = "U0REP") -> list[str]:
     return [f"{prefix}{n:06d}" for n in range(count)]
 
 
-async def _replicas(stack: AsyncExitStack, world: World, tmp_path: Path, count: int, mode: str) -> list[BotProcess]:
+async def _replicas(
+    stack: AsyncExitStack, world: World, tmp_path: Path, count: int, mode: str, database: str | None = None
+) -> list[BotProcess]:
     extra = {"LEASE_SECONDS": str(LEASE)}
+    if database is not None:
+        extra["DATABASE_URL"] = database
     if mode == "socket":
-        extra["SLACK_APP_TOKEN"] = world.slack.app_token
         world.slack.spread_socket_envelopes()
-    first = BotProcess(world, tmp_path / "replica-0.log", **extra)
+    first = BotProcess(world, tmp_path / "replica-0.log", mode=mode, **extra)
     extra["PUBLIC_URL"] = first.env["PUBLIC_URL"]  # one public URL for all, as behind a load balancer
-    bots = [first, *(BotProcess(world, tmp_path / f"replica-{n}.log", **extra) for n in range(1, count))]
+    bots = [first, *(BotProcess(world, tmp_path / f"replica-{n}.log", mode=mode, **extra) for n in range(1, count))]
     for bot in bots:
         await stack.enter_async_context(bot)
     if mode == "socket":
@@ -58,12 +63,12 @@ def _answered_once(world: World, users: list[str]) -> bool:
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
 async def test_a_replica_killed_mid_wait_loses_nobody_and_nobody_is_answered_twice(
-    world: World, tmp_path: Path, mode: str
+    world: World, tmp_path: Path, mode: str, database_url: str
 ) -> None:
     world.arcade.wait_cap = POLL_CAP
     users = _users(300)
     async with AsyncExitStack() as stack:
-        bots = await _replicas(stack, world, tmp_path, 3, mode)
+        bots = await _replicas(stack, world, tmp_path, 3, mode, database_url)
         await _ask(world, bots, users, mode)
         await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=60)
 
@@ -142,3 +147,94 @@ async def test_workers_share_one_port_restart_a_dead_worker_and_stop_together(wo
         assert await asyncio.wait_for(bot.proc.wait(), timeout=25) == 0
         assert time.monotonic() - started < 25
         assert bot.output().count("lease.released") == 2  # each worker stopped cleanly
+
+
+async def test_a_rolling_restart_under_a_trickle_loses_and_doubles_nothing(
+    world: World, tmp_path: Path, database_url: str
+) -> None:
+    """Each replica in turn is stopped (SIGTERM) and started again while commands and approvals keep
+    arriving: every user is answered once, and every command is acknowledged within Slack's 3 s."""
+    world.arcade.wait_cap = POLL_CAP
+    async with AsyncExitStack() as stack:
+        bots = await _replicas(stack, world, tmp_path, 3, "http", database_url)
+        asked: list[str] = []
+        acks: list[float] = []
+        stop = asyncio.Event()
+        draining: set[int] = set()  # the replica being restarted: out of rotation, as a load balancer does
+
+        async def trickle() -> None:
+            n = 0
+            while not stop.is_set():
+                user = f"U0ROLL{n:05d}"
+                live = [b for n, b in enumerate(bots) if n not in draining]
+                world.slack.app_url = f"{live[n % len(live)].url}/slack/events"
+                started = time.monotonic()
+                ack = await world.slack.slash_command(user, team_id=TEAM)
+                acks.append(time.monotonic() - started)
+                assert ack.status == 200
+                asked.append(user)
+                n += 1
+                await asyncio.sleep(0.05)
+
+        async def approve() -> None:
+            approved: set[str] = set()
+            while not stop.is_set() or len(approved) < len(asked):
+                for user in [u for u in asked if u not in approved and prompts(world, u)]:
+                    await world.arcade.approve(arcade_user(user))
+                    approved.add(user)
+                await asyncio.sleep(0.1)
+
+        workers = [asyncio.create_task(trickle()), asyncio.create_task(approve())]
+        for n, bot in enumerate(bots):
+            await asyncio.sleep(1.5)
+            assert bot.proc is not None
+            draining.add(n)
+            await asyncio.sleep(0.2)  # a command already on its way there lands first
+            bot.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.proc.wait(), timeout=10)
+            await bot.start()
+            draining.discard(n)
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*workers), timeout=30)
+
+        await world.slack.wait_for(lambda: all(label_lists(world, u) for u in asked), timeout=LEASE + 10)
+        await settle(2)
+        assert len(asked) > 40
+        assert _answered_once(world, asked), {u: len(label_lists(world, u)) for u in asked}
+        assert max(acks) < 3.0
+        assert world.arcade.double_polls == []
+        assert sum(bot.output().count("lease.released") for bot in bots) == 3
+
+
+async def test_postgresql_down_for_10_seconds_loses_no_flow(world: World, tmp_path: Path) -> None:
+    """The database stops while users wait: the bot keeps acknowledging, tells a user who asks
+    meanwhile that it could not, and once the database is back every waiting user is answered once."""
+    world.arcade.wait_cap = POLL_CAP
+    users = _users(20, "U0PGDOWN")
+    async with fresh_postgres_database() as url, AsyncExitStack() as stack:
+        pg_ctl("status")  # skips unless the test run owns the server (scripts/test starts one)
+        [bot] = await _replicas(stack, world, tmp_path, 1, "http", url)
+        await _ask(world, [bot], users, "http")
+        await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=20)
+
+        pg_ctl("stop", "-m", "fast")
+        try:
+            started = time.monotonic()
+            ack = await world.slack.slash_command("U0PGASKER1", team_id=TEAM)
+            assert ack.status == 200
+            assert time.monotonic() - started < 3.0
+            await world.slack.wait_for(
+                lambda: any("database" in text_of(m) for m in world.slack.private_to("U0PGASKER1", TEAM)), timeout=25
+            )
+            await asyncio.sleep(max(0.0, 10 - (time.monotonic() - started)))
+        finally:
+            pg_ctl("start")
+        for user in users:
+            await world.arcade.approve(arcade_user(user))
+        await world.slack.wait_for(lambda: _answered_once(world, users), timeout=LEASE + 20)
+        await settle()
+        assert _answered_once(world, users)
+        assert bot.proc is not None
+        assert bot.proc.returncode is None  # no crash
+        assert "Traceback" not in bot.output()

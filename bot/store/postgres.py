@@ -79,7 +79,8 @@ class PostgresDatabase:
     @classmethod
     @asynccontextmanager
     async def open(cls, url: str) -> AsyncIterator[PostgresDatabase]:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, reset=_keep_session)
+        # min_size=0: no floor to restore while the server is down (asyncpg would log a traceback each second)
+        pool = await asyncpg.create_pool(url, min_size=0, max_size=POOL_SIZE, reset=_keep_session)
         try:
             async with pool.acquire() as connection:
                 await _migrate(connection)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import asyncpg
 
+from bot.errors import StoreUnavailable
 from bot.models import AuditEvent, AuditName, Held, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.store.connect import open_engine
 from bot.store.engine import Engine, Row, Tx
@@ -39,6 +40,9 @@ EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
 _PENDING_COLUMNS = "team_id, user_id, auth_id, url, reply, created_at, deadline"
 _OUTBOX_COLUMNS = "id, team_id, user_id, kind, reply, created_at, attempts"
 DATABASE_ERRORS = (sqlite3.Error, asyncpg.PostgresError, *LOST_CONNECTION)
+# The database is down or busy (not a bug in a query): the caller is told StoreUnavailable.
+UNREACHABLE = (sqlite3.OperationalError, *LOST_CONNECTION)
+T = TypeVar("T")
 
 
 class Store:
@@ -52,6 +56,18 @@ class Store:
         """Open ``DATABASE_URL`` (``sqlite:///path`` or ``postgresql://…``); a ``Path`` is a SQLite file."""
         async with open_engine(url) as engine:
             yield cls(engine, clock)
+
+    async def _read(self, query: Callable[[Tx], Awaitable[T]]) -> T:
+        try:
+            return await self._db.read(query)
+        except UNREACHABLE as exc:
+            raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
+
+    async def _write(self, statement: Callable[[Tx], Awaitable[T]]) -> T:
+        try:
+            return await self._db.write(statement)
+        except UNREACHABLE as exc:
+            raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
 
     async def ping(self) -> bool:
         """True when the database answers a query."""
@@ -70,14 +86,14 @@ class Store:
             )
             return _pending(rows[0]) if rows else None
 
-        return await self._db.read(query)
+        return await self._read(query)
 
     async def all_pending(self) -> list[PendingFlow]:
         async def query(tx: Tx) -> list[PendingFlow]:
             rows = await tx.fetch(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY created_at, team_id, user_id")  # noqa: S608
             return [_pending(row) for row in rows]
 
-        return await self._db.read(query)
+        return await self._read(query)
 
     async def put_pending(self, flow: PendingFlow, *, owner: str, lease_until: float) -> bool:
         """Record the user's pending flow, held by ``owner``; True if this call wrote it.
@@ -102,10 +118,10 @@ class Store:
             )
             return bool(written)
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
     async def update_reply(self, user: SlackUser, reply: str) -> None:
-        await self._db.write(
+        await self._write(
             lambda tx: tx.execute(
                 "UPDATE pending SET reply = ? WHERE team_id = ? AND user_id = ?", reply, user.team_id, user.user_id
             )
@@ -145,18 +161,18 @@ class Store:
             await _insert_audit(tx, user, kind, "", now)
             return OutboxItem(int(inserted[0][0]), user, kind, reply, now)
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
     async def unsent(self) -> list[OutboxItem]:
         async def query(tx: Tx) -> list[OutboxItem]:
             rows = await tx.fetch(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id")  # noqa: S608
             return [_outbox(row) for row in rows]
 
-        return await self._db.read(query)
+        return await self._read(query)
 
     async def mark_attempt(self, item_id: int) -> None:
         """Record that a send of this item is about to start (before the request leaves)."""
-        await self._db.write(lambda tx: tx.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", item_id))
+        await self._write(lambda tx: tx.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", item_id))
 
     async def mark_sent(self, item: OutboxItem) -> None:
         now = self._clock()
@@ -165,11 +181,11 @@ class Store:
             await tx.execute("UPDATE outbox SET sent_at = ?, owner = NULL WHERE id = ?", now, item.id)
             await _insert_audit(tx, item.user, "delivery_sent", item.kind, now)
 
-        await self._db.write(statement)
+        await self._write(statement)
 
     async def postpone(self, item_id: int, until: float) -> None:
         """Let go of an owed answer that could not be sent; any replica may try it again after ``until``."""
-        await self._db.write(
+        await self._write(
             lambda tx: tx.execute("UPDATE outbox SET owner = NULL, lease_until = ? WHERE id = ?", until, item_id)
         )
 
@@ -187,7 +203,7 @@ class Store:
             )
             return Held(frozenset(str(r[0]) for r in flows), frozenset(int(r[0]) for r in owed))
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
     async def claim(self, owner: str, lease_until: float, *, limit: int) -> tuple[list[PendingFlow], list[OutboxItem]]:
         """Take up to ``limit`` flows and owed answers whose leases ran out (a replica died, let go,
@@ -210,7 +226,7 @@ class Store:
             )
             return [_pending(row) for row in flows], [_outbox(row) for row in owed]
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
     async def held(
         self, owner: str, auth_ids: set[str], outbox_ids: set[int]
@@ -223,7 +239,7 @@ class Store:
             owed = await _owned(tx, unsent, "id", owner, outbox_ids)
             return [_pending(row) for row in flows], [_outbox(row) for row in owed]
 
-        return await self._db.read(query)
+        return await self._read(query)
 
     async def release(self, owner: str) -> int:
         """Hand back every lease ``owner`` holds, so other replicas take them at once (a clean stop)."""
@@ -235,12 +251,12 @@ class Store:
             )
             return flows + owed
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
     async def audit(self, user: SlackUser, event: AuditName, detail: str = "") -> None:
         """Append to the user's audit trail. Never pass tokens or message contents here."""
         now = self._clock()
-        await self._db.write(lambda tx: _insert_audit(tx, user, event, detail, now))
+        await self._write(lambda tx: _insert_audit(tx, user, event, detail, now))
 
     async def recent_audit(self, user: SlackUser, limit: int = 5) -> list[AuditEvent]:
         async def query(tx: Tx) -> list[AuditEvent]:
@@ -253,7 +269,7 @@ class Store:
             )
             return [_audit_event(r) for r in rows]
 
-        return await self._db.read(query)
+        return await self._read(query)
 
     async def last_audit(self, user: SlackUser, events: tuple[AuditName, ...]) -> AuditEvent | None:
         marks = ",".join("?" * len(events))
@@ -268,11 +284,11 @@ class Store:
             )
             return _audit_event(rows[0]) if rows else None
 
-        return await self._db.read(query)
+        return await self._read(query)
 
     async def prune_audit(self, keep_days: int) -> int:
         cutoff = self._clock() - keep_days * 86_400
-        return await self._db.write(lambda tx: tx.execute("DELETE FROM audit WHERE at < ?", cutoff))
+        return await self._write(lambda tx: tx.execute("DELETE FROM audit WHERE at < ?", cutoff))
 
     async def first_sighting(self, event_id: str) -> bool:
         """True the first time an event id is seen; False for Slack's retries of it."""
@@ -285,7 +301,7 @@ class Store:
             )
             return inserted == 1
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
     async def spend_token(self, token_id: str, expires_at: float) -> bool:
         """True the first time a single-use token id is spent; False if it was spent before."""
@@ -300,7 +316,7 @@ class Store:
             )
             return inserted == 1
 
-        return await self._db.write(statement)
+        return await self._write(statement)
 
 
 async def _insert_audit(tx: Tx, user: SlackUser, event: AuditName, detail: str, at: float) -> None:

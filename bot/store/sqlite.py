@@ -34,6 +34,7 @@ from bot.store.engine import Row, Tx
 from bot.store.schema import MIGRATIONS, sqlite_statements
 
 T = TypeVar("T")
+WAL_SWITCH_TRIES = 100  # 50 ms apart: 5 s, like the busy timeout
 Statement = Callable[[Tx], Awaitable[Any]]
 
 
@@ -166,11 +167,26 @@ def _the_databases(exc: Exception) -> bool:
     return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _DATABASE_FAULTS
 
 
+async def _into_wal(connection: aiosqlite.Connection) -> None:
+    """WAL mode. Switching a new file into it needs the file to itself, and SQLite answers "locked"
+    at once, without its busy handler, while another process starting with it holds a lock."""
+    for _ in range(WAL_SWITCH_TRIES - 1):
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            return
+    await connection.execute("PRAGMA journal_mode=WAL")
+
+
 async def _prepare(connection: aiosqlite.Connection) -> None:
     """Connection settings, then every schema step the file has not seen yet."""
-    await connection.execute("PRAGMA journal_mode=WAL")
-    await connection.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash loses no commit
     await connection.execute("PRAGMA busy_timeout=5000")  # another process holding the write lock is waited out
+    await _into_wal(connection)
+    await connection.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash loses no commit
     # The version is read inside the write lock, so processes starting together migrate once.
     await connection.execute("BEGIN IMMEDIATE")
     try:
