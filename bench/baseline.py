@@ -51,7 +51,7 @@ app = App(
 
 def send_labels(auth_response: AuthorizationResponse, respond: Respond) -> None:
     assert auth_response.context is not None
-    creds = Credentials(auth_response.context.token)  # type: ignore[no-untyped-call]
+    creds = Credentials(auth_response.context.token)
     service = build("gmail", "v1", credentials=creds, client_options={"api_endpoint": GMAIL_API_URL})
     results = service.users().labels().list(userId="me").execute()
     labels = results.get("labels", [])
@@ -98,6 +98,6 @@ def serve_http(host: str, port: int) -> None:
 
 if __name__ == "__main__":
     if os.environ.get("SLACK_APP_TOKEN"):
-        SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"]).start()  # type: ignore[no-untyped-call]
+        SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"]).start()
     else:
         serve_http(os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "3000")))

@@ -19,8 +19,8 @@ from typing import IO, Any
 import aiohttp
 
 import bot
-from tests.conftest import TEAM, World, buttons
 from tests.fakes.served import Served
+from tests.world import TEAM, World, buttons
 
 LABELS_HEADER = "Your Gmail labels"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
@@ -114,3 +114,7 @@ async def _healthy(session: aiohttp.ClientSession, url: str) -> bool:
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False
+
+
+def has_labels(world: World, user: str, team: str = TEAM) -> bool:
+    return bool(label_lists(world, user, team))

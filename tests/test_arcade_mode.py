@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.conftest import ALICE, CHANNEL, TEAM, World, text_of
 from tests.verify_support import ask_for_link, label_lists, wait_for_labels
+from tests.world import ALICE, CHANNEL, TEAM, World, text_of
 
 ARCADE_MODE = {"ARCADE_USER_VERIFIER": "arcade"}
 

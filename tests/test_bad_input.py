@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.slack.listeners import ACTIONS
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.fakes.slack import Ack
 from tests.support import GMAIL_SCOPE, label_lists, prompts
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.store import Store
-from tests.conftest import ALICE, CHANNEL, TEAM, World, arcade_user
 from tests.support import BotProcess, label_lists, prompts, settle
+from tests.world import ALICE, CHANNEL, TEAM, World, arcade_user
 
 
 def _labels_payload(args: dict[str, Any]) -> bool:

@@ -69,7 +69,7 @@ def _labels(base_url: str) -> Any:
 
 def _authorized_http(token: str) -> Any:
     """A bare token, no refresh: a 401 surfaces as HttpError 401 (gmail.md §2.4)."""
-    credentials = Credentials(token)  # type: ignore[no-untyped-call]  # google-auth leaves it unannotated
+    credentials = Credentials(token)
     return AuthorizedHttp(credentials, http=httplib2.Http(timeout=5), refresh_status_codes=())
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.support import GMAIL_SCOPE, label_lists, prompts, settle
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 
 async def _ask(world: World, how: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ def _table(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE IF NOT EXISTS item (n INTEGER PRIMARY KEY)")
 
 
-def _insert(n: int) -> object:
+def _insert(n: int) -> Callable[[sqlite3.Connection], int]:
     return lambda db: db.execute("INSERT INTO item (n) VALUES (?)", (n,)).rowcount
 
 

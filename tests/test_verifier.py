@@ -14,7 +14,6 @@ from bot.verifier import COOKIE, Redirect, Shown, Verifier
 from bot.verifier.pages import APP_NAME, Branding
 from bot.verifier.signin import SlackSignIn
 from bot.verifier.state import StateSigner
-from tests.conftest import ALICE, BOB, VERIFIER_SECRET, World, arcade_user
 from tests.fakes.arcade_verify import USER_MISMATCH, Confirmation
 from tests.verify_support import (
     ask_for_link,
@@ -26,6 +25,7 @@ from tests.verify_support import (
     verify_url,
     wait_for_labels,
 )
+from tests.world import ALICE, BOB, VERIFIER_SECRET, World, arcade_user
 
 
 def flow_id_of(world: World, user: str) -> str:
