@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.slack.listeners import ACTIONS
+from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
 from tests.fakes.slack import Ack
 from tests.support import GMAIL_SCOPE, label_lists, prompts
 from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
@@ -256,7 +256,7 @@ INTERACTION_TYPES = (
 _action = st.fixed_dictionaries(
     {},
     optional={
-        "action_id": st.sampled_from(ACTIONS) | _json,
+        "action_id": st.sampled_from([OPEN_AUTH_ACTION, START_ACTION, DISCONNECT_ACTION, CANCEL_ACTION]) | _json,
         "block_id": st.text(max_size=8) | _json,
         "type": st.just("button"),
         "value": _json,
