@@ -93,7 +93,9 @@ def serve_http(host: str, port: int) -> None:
             return [b'{"ok": true}']
         return bolt(environ, start_response)
 
-    make_server(host, port, wsgi, server_class=ThreadingWSGIServer, handler_class=QuietHandler).serve_forever()
+    server = make_server(host, port, wsgi, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
+    print(f"baseline.ready web={host}:{server.server_port}", flush=True)  # PORT=0: the port it bound
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ log = logging.getLogger("bot")
 OPEN_FILES_CEILING = 1_048_576  # Linux's default nr_open
 
 
-async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-    """Run the bot until ``stop`` is set; ``ready`` is set once it serves requests."""
+async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[int] | None = None) -> None:
+    """Run the bot until ``stop`` is set; ``ready`` gets the port it serves on once it serves requests."""
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.open(settings.database_path))
@@ -110,6 +110,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         stack.push_async_callback(runner.cleanup)
         # aiohttp's default backlog (128) drops connections during a burst of commands.
         await web.TCPSite(runner, settings.host, settings.port, backlog=1024).start()
+        port = runner.addresses[0][1]  # PORT=0 binds any free port
 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
@@ -118,14 +119,14 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         resumed = await flows.resume()
         log.info(
             "bot.ready mode=%s resumed=%d redelivered=%d audit_pruned=%d startup=%.2fs",
-            f"{'socket' if settings.socket_mode else 'http'} web={settings.host}:{settings.port}",
+            f"{'socket' if settings.socket_mode else 'http'} web={settings.host}:{port}",
             resumed,
             owed,
             pruned,
             time.monotonic() - started,
         )
         if ready is not None:
-            ready.set()
+            ready.set_result(port)
         await stop.wait()
         log.info("bot.stopping waiting=%d", flows.waiting)
 
@@ -169,10 +170,10 @@ async def _run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    ready = asyncio.Event()
+    ready: asyncio.Future[int] = loop.create_future()
 
     async def tune_gc_when_ready() -> None:
-        await ready.wait()
+        await ready
         _tune_gc()
 
     tuning = asyncio.create_task(tune_gc_when_ready())

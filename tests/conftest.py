@@ -9,18 +9,24 @@ import pytest
 
 from tests.fakes.arcade import FakeArcade
 from tests.fakes.gmail import FakeGmail
+from tests.fakes.ingress import Ingress
 from tests.fakes.slack import FakeSlack
 from tests.world import ALICE, BOB, CHANNEL, NO_BOT_CHANNEL, TEAM, World
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with FakeSlack() as slack, FakeArcade() as arcade, FakeGmail(token_owner=arcade.owner_of) as gmail:
+    async with (
+        FakeSlack() as slack,
+        FakeArcade() as arcade,
+        FakeGmail(token_owner=arcade.owner_of) as gmail,
+        Ingress() as ingress,
+    ):
         for user in (ALICE, BOB):
             slack.add_user(user, team_id=TEAM, email=f"{user.lower()}@example.com")
         slack.add_channel(CHANNEL, members=[ALICE, BOB, slack.bot_user_id])
         slack.add_channel(NO_BOT_CHANNEL, members=[ALICE, BOB])
-        w = World(slack, arcade, gmail, tmp_path / "bot.db")
+        w = World(slack, arcade, gmail, ingress, tmp_path / "bot.db")
         try:
             yield w
         finally:

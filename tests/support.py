@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from tests.fakes.served import Served
 from tests.world import TEAM, World, buttons
 
 LABELS_HEADER = "Your Gmail labels"
+_READY = re.compile(r"bot\.ready mode=\S+ web=\S+:(\d+)")  # the port the bot bound
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 
 
@@ -54,7 +56,7 @@ class BotProcess(Served):
         # The child runs the same ``bot`` package these tests import, wherever the checkout is.
         root = str(Path(bot.__file__).resolve().parent.parent)
         self.env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root, **world.env("http", **extra)}
-        self.port = int(self.env["PORT"])
+        self.port = 0  # the bot binds any free port; read back from its bot.ready line at each start
         self.log = log
         self.world = world
         self.proc: asyncio.subprocess.Process | None = None
@@ -79,14 +81,18 @@ class BotProcess(Served):
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
-        self.world.slack.app_url = f"{self.url}/slack/events"
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:
             while True:
                 if self.proc.returncode is not None:
                     raise AssertionError(f"the bot exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-                if self.output().count("bot.ready") >= self.starts and await _healthy(session, self.url):
-                    return
+                ready = _READY.findall(self.output())
+                if len(ready) >= self.starts:
+                    self.port = int(ready[-1])
+                    if await _healthy(session, self.url):
+                        self.world.slack.app_url = f"{self.url}/slack/events"
+                        self.world.ingress.target = self.url
+                        return
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the bot was not ready in {timeout} s:\n{self.output()[-3000:]}")
                 await asyncio.sleep(0.05)

@@ -4,7 +4,6 @@ channels in it, and helpers to read what Slack received. Fixtures live in ``conf
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from bot.__main__ import serve
 from bot.config import Settings
 from tests.fakes.arcade import FakeArcade
 from tests.fakes.gmail import FakeGmail
+from tests.fakes.ingress import Ingress
 from tests.fakes.slack import FakeSlack
 
 TEAM = "T0000000001"
@@ -21,12 +21,6 @@ BOB = "U0BOB000002"
 CHANNEL = "C0GENERAL01"  # the bot is a member
 NO_BOT_CHANNEL = "C0RANDOM001"  # the bot is not
 VERIFIER_SECRET = "test-verifier-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def arcade_user(user_id: str, team_id: str = TEAM) -> str:
@@ -38,6 +32,7 @@ class World:
     slack: FakeSlack
     arcade: FakeArcade
     gmail: FakeGmail
+    ingress: Ingress  # PUBLIC_URL: the bot's own port is known only once it serves
     db: Path
     bots: list[RunningBot] = field(default_factory=list)
 
@@ -51,13 +46,13 @@ class World:
             "GMAIL_API_URL": self.gmail.base_url,
             "DATABASE_URL": f"sqlite:///{self.db}",
             "HOST": "127.0.0.1",
-            "PORT": str(free_port()),
+            "PORT": "0",  # any free port, read back when the bot is ready
         }
         if mode == "socket":
             env["SLACK_APP_TOKEN"] = self.slack.app_token
         env.update(extra)
         # The custom user verifier (ARCADE_USER_VERIFIER's default) signs in with the fake Slack.
-        env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['PORT']}")
+        env.setdefault("PUBLIC_URL", self.ingress.url)
         env.setdefault("SLACK_CLIENT_ID", self.slack.oidc.client_id)
         env.setdefault("SLACK_CLIENT_SECRET", self.slack.oidc.client_secret)
         env.setdefault("VERIFIER_SECRET", VERIFIER_SECRET)
@@ -70,10 +65,11 @@ class World:
         bot = RunningBot(settings)
         self.bots.append(bot)
         await bot.started()
+        self.ingress.target = bot.url
         if mode == "socket":
             await self.slack.wait_socket_connected()
         else:
-            self.slack.app_url = f"http://127.0.0.1:{settings.port}/slack/events"
+            self.slack.app_url = f"{bot.url}/slack/events"
         return bot
 
 
@@ -81,15 +77,20 @@ class RunningBot:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop = asyncio.Event()
-        self.ready = asyncio.Event()
+        self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()  # the port it serves on
         self.task = asyncio.create_task(serve(settings, self.stop, self.ready))
 
+    @property
+    def url(self) -> str:
+        """Where the bot serves (loopback): Slack's events and /healthz; PUBLIC_URL is the ingress."""
+        return f"http://127.0.0.1:{self.ready.result()}"
+
     async def started(self) -> None:
-        ready = asyncio.create_task(self.ready.wait())
-        done, _ = await asyncio.wait({ready, self.task}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {self.ready, self.task}
+        done, _ = await asyncio.wait(either, timeout=15, return_when=asyncio.FIRST_COMPLETED)
         if self.task in done:
             self.task.result()  # raises what serve() raised
-        assert ready in done, "the bot did not become ready in 15 s"
+        assert self.ready in done, "the bot did not become ready in 15 s"
 
     async def close(self) -> None:
         self.stop.set()
