@@ -51,7 +51,7 @@ app = App(
 
 def send_labels(auth_response: AuthorizationResponse, respond: Respond) -> None:
     assert auth_response.context is not None
-    creds = Credentials(auth_response.context.token)  # type: ignore[no-untyped-call]
+    creds = Credentials(auth_response.context.token)
     service = build("gmail", "v1", credentials=creds, client_options={"api_endpoint": GMAIL_API_URL})
     results = service.users().labels().list(userId="me").execute()
     labels = results.get("labels", [])
@@ -93,11 +93,13 @@ def serve_http(host: str, port: int) -> None:
             return [b'{"ok": true}']
         return bolt(environ, start_response)
 
-    make_server(host, port, wsgi, server_class=ThreadingWSGIServer, handler_class=QuietHandler).serve_forever()
+    server = make_server(host, port, wsgi, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
+    print(f"baseline.ready web={host}:{server.server_port}", flush=True)  # PORT=0: the port it bound
+    server.serve_forever()
 
 
 if __name__ == "__main__":
     if os.environ.get("SLACK_APP_TOKEN"):
-        SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"]).start()  # type: ignore[no-untyped-call]
+        SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"]).start()
     else:
         serve_http(os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "3000")))

@@ -3,8 +3,8 @@
     python -m bench.fakes_host --role slack  --latency 0.05
     python -m bench.fakes_host --role arcade --arcade-latency 0.06 --gmail-latency 0.08
 
-Role ``slack`` runs ``BenchSlack`` (it also drives the bot: signed HTTP posts or Socket Mode
-envelopes); role ``arcade`` runs ``ScalableArcade`` and ``FakeGmail``. The two roles live in two
+Role ``slack`` runs the test suite's ``FakeSlack`` (it also drives the bot: signed HTTP posts or
+Socket Mode envelopes); role ``arcade`` runs its ``FakeArcade`` and ``FakeGmail``. The two roles live in two
 processes so that the fake that measures acks never waits behind the fake that answers Arcade.
 The first stdout line is a JSON object with the URLs; the process runs until SIGTERM.
 """
@@ -22,8 +22,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.fast_fakes import BenchSlack, ScalableArcade
+from bench import timing
+from tests.fakes.arcade import FakeArcade
 from tests.fakes.gmail import FakeGmail
+from tests.fakes.slack import FakeSlack
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 LAG_TICK = 0.01
@@ -54,7 +56,10 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def slack_routes(slack: BenchSlack) -> list[web.RouteDef]:
+def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
+    seen = timing.Deliveries()
+    slack.on_visible = seen
+
     async def burst(request: web.Request) -> web.Response:
         body = await _json_body(request)
         users: list[str] = body["users"]
@@ -75,15 +80,15 @@ def slack_routes(slack: BenchSlack) -> list[web.RouteDef]:
 
     async def progress(request: web.Request) -> web.Response:
         users: list[str] = (await _json_body(request))["users"]
-        prompted = sum(1 for u in users if u in slack.prompted_at)
-        delivered = {u: slack.delivered_at[u] for u in users if u in slack.delivered_at}
+        prompted = sum(1 for u in users if u in seen.prompted_at)
+        delivered = {u: seen.delivered_at[u] for u in users if u in seen.delivered_at}
         via: dict[str, int] = {}
         for u in delivered:
-            via[slack.delivered_via[u]] = via.get(slack.delivered_via[u], 0) + 1
+            via[seen.delivered_via[u]] = via.get(seen.delivered_via[u], 0) + 1
         return web.json_response({"prompted": prompted, "delivered": delivered, "via": via})
 
     async def socket(_: web.Request) -> web.Response:
-        return web.json_response({"connected": slack._socket.connected, "connections": slack.socket_connections})
+        return web.json_response({"connected": slack.socket_connected, "connections": slack.socket_connections})
 
     return [
         web.post("/ctl/burst", burst),
@@ -92,10 +97,10 @@ def slack_routes(slack: BenchSlack) -> list[web.RouteDef]:
     ]
 
 
-def arcade_routes(arcade: ScalableArcade) -> list[web.RouteDef]:
+def arcade_routes(arcade: FakeArcade) -> list[web.RouteDef]:
     async def state(_: web.Request) -> web.Response:
         return web.json_response(
-            {"pending": arcade.pending_count(), "inflight": arcade.inflight, "calls": len(arcade.calls)}
+            {"pending": timing.pending(arcade), "inflight": arcade.inflight, "calls": len(arcade.calls)}
         )
 
     async def approve(request: web.Request) -> web.Response:
@@ -103,12 +108,7 @@ def arcade_routes(arcade: ScalableArcade) -> list[web.RouteDef]:
         users: list[str] = body["users"]
         step = float(body.get("spread", 1.0)) / max(1, len(users))
         start = time.monotonic() + 0.05
-        approved: dict[str, float] = {}
-        for index, user in enumerate(users):  # one after the other, each at its slot (or late, and timed so)
-            await asyncio.sleep(max(0.0, start + index * step - time.monotonic()))
-            at = await arcade.approve_slack_user(user)
-            if at is not None:
-                approved[user] = at
+        approved = await timing.approve(arcade, users, [start + index * step for index in range(len(users))])
         return web.json_response({"approved": approved})
 
     async def calls(request: web.Request) -> web.Response:
@@ -138,7 +138,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     if args.role == "slack":
-        slack = BenchSlack()
+        slack = FakeSlack()
         await slack.start()
         slack.set_latency(args.latency)
         control.add_routes(slack_routes(slack))
@@ -146,7 +146,7 @@ async def serve(args: argparse.Namespace) -> None:
         info |= {"bot_token": slack.bot_token, "app_token": slack.app_token}
         closers = [slack.stop]
     else:
-        arcade = ScalableArcade()
+        arcade = FakeArcade()
         await arcade.start()
         arcade.set_latency(None, args.arcade_latency)
         gmail = FakeGmail(token_owner=arcade.owner_of)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import re
 import sys
 import tempfile
 import time
@@ -23,6 +23,7 @@ LATENCIES: dict[str, dict[str, float]] = {
 }
 AUTH_TIMEOUT = 3600  # longer than any run: nobody's link expires during the bench
 READY_TIMEOUT = 60.0
+READY_LINE = re.compile(r"\.ready\b.*? web=\S+:(\d+)")  # bot.ready / baseline.ready name the port they bound
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,13 @@ class RunConfig:
     stall: float = 10.0  # give up on a phase after this long without progress
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Harness:
     """Starts the fake hosts on entry and stops everything on exit; ``start_target`` spawns the implementation."""
 
     def __init__(self, cfg: RunConfig, log_dir: Path) -> None:
         self.cfg = cfg
         self.log_dir = log_dir
-        self.port = free_port()
+        self.port = 0  # the implementation binds any free port (PORT=0); read back from its log once ready
         self.slack: procs.Child | None = None
         self.arcade: procs.Child | None = None
         self.target: procs.Child | None = None
@@ -100,7 +95,7 @@ class Harness:
             "GMAIL_API_URL": a["gmail_url"],
             "DATABASE_URL": f"sqlite:///{self._db_dir.name}/bot.db",
             "HOST": "127.0.0.1",
-            "PORT": str(self.port),
+            "PORT": "0",
             "AUTH_TIMEOUT_SECONDS": str(AUTH_TIMEOUT),
             "LOG_LEVEL": "INFO",
         }
@@ -109,7 +104,7 @@ class Harness:
             # has no verifier stage, so an approval flips the flow to completed directly.
             env |= {
                 "ARCADE_USER_VERIFIER": "custom",
-                "PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+                "PUBLIC_URL": "http://127.0.0.1",  # not exercised, so not the bot's (unknown) port
                 "SLACK_CLIENT_ID": "1111111111.2222222222",
                 "SLACK_CLIENT_SECRET": "bench-client-secret",
                 "VERIFIER_SECRET": "bench-verifier-secret-0123456789abcdef",
@@ -150,6 +145,12 @@ class Harness:
     async def _ready(self) -> bool:
         if self.cfg.mode == "socket":
             return bool((await self.ctl(self.slack, "/ctl/socket"))["connected"])
+        if not self.port:
+            assert self.target is not None
+            bound = READY_LINE.findall(self.target.log_path.read_text(errors="replace"))
+            if not bound:
+                return False
+            self.port = int(bound[-1])
         try:
             async with self.session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
                 return response.status == 200

@@ -128,7 +128,12 @@ async def _shared_no_stainless(base: str, key: str, users: int) -> AsyncIterator
     http.headers.clear()
     timeout, omitted = bot_arcade.POLL_TIMEOUT, dict.fromkeys(constant, omit)
     poller = AsyncArcade(
-        api_key=key, base_url=base, max_retries=0, timeout=timeout, http_client=http, default_headers=omitted
+        api_key=key,
+        base_url=base,
+        max_retries=0,
+        timeout=timeout,
+        http_client=http,
+        default_headers=omitted,  # type: ignore[arg-type]  # arcadepy drops a header given as omit; typed as str
     )
     async with poller:
         per_call = {"x-stainless-retry-count": omit, "x-stainless-read-timeout": omit}

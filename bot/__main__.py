@@ -49,8 +49,8 @@ SHUTDOWN_GRACE = 3.0  # s a running bot gets to finish on SIGINT/SIGTERM before 
 USAGE = "usage: python -m bot [check]"
 
 
-async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-    """Run the bot until ``stop`` is set; ``ready`` is set once it serves requests."""
+async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[int] | None = None) -> None:
+    """Run the bot until ``stop`` is set; ``ready`` gets the port it serves on once it serves requests."""
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.open(settings.database_url))
@@ -124,6 +124,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await _listen(runner, settings)
+        port = runner.addresses[0][1]  # PORT=0 binds any free port
 
         pruned = await store.prune_audit(settings.audit_retention_days)
         pruning = asyncio.create_task(_prune_daily(store, settings.audit_retention_days))
@@ -132,7 +133,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
         flows.start_leases()
         log.info(
             "bot.ready mode=%s owner=%s resumed=%d redelivered=%d audit_pruned=%d startup=%.2fs",
-            f"{'socket' if settings.socket_mode else 'http'} web={settings.host}:{settings.port}",
+            f"{'socket' if settings.socket_mode else 'http'} web={settings.host}:{port}",
             flows.owner,
             resumed,
             owed,
@@ -140,7 +141,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Event | 
             time.monotonic() - started,
         )
         if ready is not None:
-            ready.set()
+            ready.set_result(port)
         await _first(stop.wait(), refused.wait())
         log.info("bot.stopping waiting=%d", flows.waiting)
         if refused.is_set():
@@ -226,17 +227,17 @@ async def _run(settings: Settings) -> int:
 
 async def _serve_until_stopped(settings: Settings, stop: asyncio.Event) -> None:
     """``serve``, but a stop while it is still starting cancels it, and a slow shutdown is cut short."""
-    ready = asyncio.Event()
+    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     serving = asyncio.ensure_future(serve(settings, stop, ready))
 
     async def tune_gc_when_ready() -> None:
-        await ready.wait()
+        await ready
         process.tune_gc()
 
     tuning = asyncio.create_task(tune_gc_when_ready())
     try:
         await _first(asyncio.shield(serving), stop.wait())
-        if not serving.done() and not ready.is_set():
+        if not serving.done() and not ready.done():
             log.info("bot.stopping while starting")
             serving.cancel()
         elif not serving.done():
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level_number, secrets)
     worker = worker_number(os.environ)  # set by the supervisor in each process it starts
     if settings.workers > 1 and worker is None:
-        return asyncio.run(supervise(settings.workers, os.environ))
+        return asyncio.run(supervise(settings.workers, os.environ, host=settings.host, port=settings.port))
     settings = dataclasses.replace(settings, worker=worker)
     log.info("bot.open_files limit=%d", process.raise_open_files_limit())
     return asyncio.run(_run(settings))

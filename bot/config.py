@@ -193,7 +193,7 @@ class Settings:
             arcade_base_url=arcade_base_url,
             gmail_api_url=gmail_api_url,
             host=text("HOST") or "0.0.0.0",  # noqa: S104 - see the field's comment
-            port=integer("PORT", 3000, 1, 65535),
+            port=integer("PORT", 3000, 0, 65535),  # 0: any free port (the bot.ready line names it)
             database_url=database_url,
             auth_timeout_seconds=integer("AUTH_TIMEOUT_SECONDS", 600, 1, 86_400),
             lease_seconds=integer("LEASE_SECONDS", 30, 3, 600),

@@ -22,14 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httplib2
-from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from googleapiclient.http import BatchHttpRequest
 
 from bot.errors import BotError, GmailAuthError, GmailRateLimited, GmailUnavailable
+from bot.gmail_batch import batch_get
 from bot.labels import from_api
 from bot.models import Label
 
@@ -106,21 +105,20 @@ class Gmail:
         messages) through batched ``labels.get``. Counts are a nicety: a
         failed part or batch leaves those labels without a count instead of failing the listing."""
         counts: dict[str, dict[str, int]] = {}
-
-        def collect(request_id: str, response: Any, exception: Exception | None) -> None:
-            if exception is None and isinstance(response, dict) and isinstance(response.get("threadsUnread"), int):
-                counts[request_id] = {"threadsUnread": response["threadsUnread"]}
-
         for start in range(0, len(label_ids), BATCH_SIZE):
-            batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
-            for label_id in label_ids[start : start + BATCH_SIZE]:
-                batch.add(self._labels.get(userId="me", id=label_id), request_id=label_id)
+            requests = {
+                label_id: self._labels.get(userId="me", id=label_id)
+                for label_id in label_ids[start : start + BATCH_SIZE]
+            }
             try:
-                batch.execute(http=http)
-            except (HttpError, RefreshError, OSError, httplib2.HttpLib2Error) as exc:
-                # A 401 inside a batch surfaces as RefreshError whatever refresh_status_codes says.
+                answers = batch_get(http, self._batch_uri, requests)
+            except (HttpError, OSError, httplib2.HttpLib2Error) as exc:
                 log.warning("gmail.unread_skipped error=%s", type(exc).__name__)
                 break
+            for label_id, answer in answers.items():
+                unread = answer.get("threadsUnread")
+                if label_id in requests and isinstance(unread, int) and not isinstance(unread, bool):
+                    counts[label_id] = {"threadsUnread": unread}
         return counts
 
 

@@ -14,9 +14,11 @@ starting it again cannot help. SIGTERM or SIGINT is passed to every worker, whic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -35,8 +37,27 @@ def worker_number(environ: Mapping[str, str]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def supervise(count: int, environ: Mapping[str, str]) -> int:
-    """Run ``count`` workers until a signal arrives (exit 0) or one reports a setting at fault (exit 2)."""
+async def supervise(count: int, environ: Mapping[str, str], *, host: str, port: int) -> int:
+    """Run ``count`` workers until a signal arrives (exit 0) or one reports a setting at fault (exit 2).
+
+    ``PORT=0`` (any free port) is settled here, once, so that every worker shares the same one: a
+    socket of the supervisor's holds it (bound with ``SO_REUSEPORT``, never listening, so it takes no
+    connections) while the workers run.
+    """
+    with contextlib.ExitStack() as held:
+        if port == 0:
+            reserved = held.enter_context(socket.socket(_family(host), socket.SOCK_STREAM))
+            reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            reserved.bind((host, 0))
+            environ = {**environ, "PORT": str(reserved.getsockname()[1])}
+        return await _supervise(count, environ)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+async def _supervise(count: int, environ: Mapping[str, str]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,102 +1,18 @@
-"""Shared fixtures: the three fakes, and the real bot (``bot.__main__.serve``) pointed at them."""
+"""Fixtures: the three fakes with two people and two channels, and the bots a test starts (closed after it)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.__main__ import serve
-from bot.config import Settings
 from tests.databases import ENGINES, database_for
 from tests.fakes.arcade import FakeArcade
 from tests.fakes.gmail import FakeGmail
+from tests.fakes.ingress import Ingress
 from tests.fakes.slack import FakeSlack
-
-TEAM = "T0000000001"
-ALICE = "U0ALICE0001"
-BOB = "U0BOB000002"
-CHANNEL = "C0GENERAL01"  # the bot is a member
-NO_BOT_CHANNEL = "C0RANDOM001"  # the bot is not
-VERIFIER_SECRET = "test-verifier-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def arcade_user(user_id: str, team_id: str = TEAM) -> str:
-    return f"slack:{team_id}:{user_id}"
-
-
-@dataclass
-class World:
-    slack: FakeSlack
-    arcade: FakeArcade
-    gmail: FakeGmail
-    db: Path
-    bots: list[RunningBot] = field(default_factory=list)
-
-    def env(self, mode: str, **extra: str) -> dict[str, str]:
-        env = {
-            "SLACK_BOT_TOKEN": self.slack.bot_token,
-            "SLACK_SIGNING_SECRET": self.slack.signing_secret,
-            "SLACK_API_URL": self.slack.api_url,
-            "ARCADE_API_KEY": self.arcade.api_key,
-            "ARCADE_BASE_URL": self.arcade.base_url,
-            "GMAIL_API_URL": self.gmail.base_url,
-            "DATABASE_URL": f"sqlite:///{self.db}",
-            "HOST": "127.0.0.1",
-            "PORT": str(free_port()),
-        }
-        if mode == "socket":
-            env["SLACK_APP_TOKEN"] = self.slack.app_token
-        env.update(extra)
-        # The custom user verifier (ARCADE_USER_VERIFIER's default) signs in with the fake Slack.
-        env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['PORT']}")
-        env.setdefault("SLACK_CLIENT_ID", self.slack.oidc.client_id)
-        env.setdefault("SLACK_CLIENT_SECRET", self.slack.oidc.client_secret)
-        env.setdefault("VERIFIER_SECRET", VERIFIER_SECRET)
-        return env
-
-    async def start_bot(self, mode: str = "http", **extra: str) -> RunningBot:
-        settings = Settings.from_env(self.env(mode, **extra))
-        if settings.public_url:  # the Slack app's registered redirect URL (manifest oauth_config.redirect_urls)
-            self.slack.oidc.redirect_urls.add(f"{settings.public_url}/arcade/verify/callback")
-        bot = RunningBot(settings)
-        self.bots.append(bot)
-        await bot.started()
-        if mode == "socket":
-            await self.slack.wait_socket_connected()
-        else:
-            self.slack.app_url = f"http://127.0.0.1:{settings.port}/slack/events"
-        return bot
-
-
-class RunningBot:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.stop = asyncio.Event()
-        self.ready = asyncio.Event()
-        self.task = asyncio.create_task(serve(settings, self.stop, self.ready))
-
-    async def started(self) -> None:
-        ready = asyncio.create_task(self.ready.wait())
-        done, _ = await asyncio.wait({ready, self.task}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if self.task in done:
-            self.task.result()  # raises what serve() raised
-        assert ready in done, "the bot did not become ready in 15 s"
-
-    async def close(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(self.task, timeout=15)
+from tests.world import ALICE, BOB, CHANNEL, NO_BOT_CHANNEL, TEAM, World
 
 
 @pytest.fixture(params=ENGINES)
@@ -108,46 +24,20 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with FakeSlack() as slack, FakeArcade() as arcade, FakeGmail(token_owner=arcade.owner_of) as gmail:
+    async with (
+        FakeSlack() as slack,
+        FakeArcade() as arcade,
+        FakeGmail(token_owner=arcade.owner_of) as gmail,
+        Ingress() as ingress,
+    ):
         for user in (ALICE, BOB):
             slack.add_user(user, team_id=TEAM, email=f"{user.lower()}@example.com")
         slack.add_channel(CHANNEL, members=[ALICE, BOB, slack.bot_user_id])
         slack.add_channel(NO_BOT_CHANNEL, members=[ALICE, BOB])
-        w = World(slack, arcade, gmail, tmp_path / "bot.db")
+        w = World(slack, arcade, gmail, ingress, tmp_path / "bot.db")
         try:
             yield w
         finally:
             for bot in w.bots:
                 if not bot.task.done():
                     await bot.close()
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every button in a message's blocks (actions elements and section accessories)."""
-    found: list[dict[str, Any]] = []
-    for block in message.get("blocks") or []:
-        if block.get("type") == "actions":
-            found += [e for e in block.get("elements", []) if e.get("type") == "button"]
-        accessory = block.get("accessory")
-        if isinstance(accessory, dict) and accessory.get("type") == "button":
-            found.append(accessory)
-    return found
-
-
-def text_of(message: dict[str, Any]) -> str:
-    """All visible text of a message: the fallback and every text inside its blocks."""
-    parts = [str(message.get("text") or "")]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for value in node.values():
-                if isinstance(value, dict | list):
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(parts)

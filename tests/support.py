@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,10 +23,11 @@ import aiohttp
 
 import bot
 from bot.verifier import CALLBACK_PATH, VERIFY_PATH
-from tests.conftest import TEAM, World, buttons
 from tests.fakes.served import Served
+from tests.world import TEAM, World, buttons
 
 LABELS_HEADER = "Your Gmail labels"
+_READY = re.compile(r"bot\.ready mode=\S+ web=\S+:(\d+)")  # the port the bot bound
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 
 
@@ -59,7 +61,7 @@ class BotProcess(Served):
         # One process unless a test asks for WORKERS: the default is one per core.
         base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root, "WORKERS": "1"}
         self.env = {**base, **world.env(mode, **extra)}
-        self.port = int(self.env["PORT"])
+        self.port = 0  # the bot binds any free port; read back from its bot.ready line at each start
         if self.env.get("ARCADE_USER_VERIFIER", "custom") == "custom":
             world.arcade.verifier_url = f"{self.env['PUBLIC_URL']}{VERIFY_PATH}"
             world.slack.oidc.redirect_urls.add(f"{self.env['PUBLIC_URL']}{CALLBACK_PATH}")
@@ -81,8 +83,13 @@ class BotProcess(Served):
             while True:
                 if proc.returncode is not None:
                     raise AssertionError(f"the bot exited with {proc.returncode}:\n{self.output()[-3000:]}")
-                if self.output().count("bot.ready") >= self.starts and await _healthy(session, self.url):
-                    return
+                ready = _READY.findall(self.output())
+                if len(ready) >= self.starts:
+                    self.port = int(ready[-1])
+                    if await _healthy(session, self.url):
+                        self.world.slack.app_url = f"{self.url}/slack/events"
+                        self.world.ingress.target = self.url
+                        return
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the bot was not ready in {timeout} s:\n{self.output()[-3000:]}")
                 await asyncio.sleep(0.05)
@@ -104,7 +111,6 @@ class BotProcess(Served):
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
-        self.world.slack.app_url = f"{self.url}/slack/events"
         return self.proc
 
     async def exited(self, timeout: float) -> int:  # noqa: ASYNC109 - a plain bound reads best in tests
@@ -142,3 +148,7 @@ async def _healthy(session: aiohttp.ClientSession, url: str) -> bool:
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False
+
+
+def has_labels(world: World, user: str, team: str = TEAM) -> bool:
+    return bool(label_lists(world, user, team))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.conftest import ALICE, CHANNEL, TEAM, World, text_of
 from tests.verify_support import ask_for_link, label_lists, wait_for_labels
+from tests.world import ALICE, CHANNEL, TEAM, World, text_of
 
 ARCADE_MODE = {"ARCADE_USER_VERIFIER": "arcade"}
 
@@ -34,7 +34,7 @@ async def test_the_arcade_user_is_the_slack_email(world: World, mode: str) -> No
 
 async def test_arcade_mode_serves_no_verifier(world: World) -> None:
     bot = await world.start_bot("http", **ARCADE_MODE)
-    base = f"http://127.0.0.1:{bot.settings.port}"
+    base = bot.url
     assert (await get(f"{base}/arcade/verify?flow_id=abc"))[0] == 404
     assert (await get(f"{base}/healthz"))[0] == 200
 
@@ -50,7 +50,7 @@ async def test_without_the_email_scope_the_user_is_told_why(world: World) -> Non
 
 async def test_the_web_server_runs_in_socket_mode_too(world: World) -> None:
     bot = await world.start_bot("socket")
-    base = f"http://127.0.0.1:{bot.settings.port}"
+    base = bot.url
     assert (await get(f"{base}/healthz"))[0] == 200
     status, page = await get(f"{base}/arcade/verify")
     assert status == 400

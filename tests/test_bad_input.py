@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.slack.listeners import ACTIONS
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
+from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
 from tests.fakes.slack import Ack
 from tests.support import GMAIL_SCOPE, label_lists, prompts
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}
@@ -255,7 +256,7 @@ INTERACTION_TYPES = (
 _action = st.fixed_dictionaries(
     {},
     optional={
-        "action_id": st.sampled_from(ACTIONS) | _json,
+        "action_id": st.sampled_from([OPEN_AUTH_ACTION, START_ACTION, DISCONNECT_ACTION, CANCEL_ACTION]) | _json,
         "block_id": st.text(max_size=8) | _json,
         "type": st.just("button"),
         "value": _json,
@@ -283,6 +284,22 @@ _requests = st.one_of(
     st.tuples(st.just("event"), _events | _json, st.text(max_size=12) | _json),
     st.tuples(st.just("action"), _interactions, _users | _json),
 )
+
+
+async def test_the_bot_never_draws_from_the_module_level_random(world: World) -> None:
+    """Hypothesis forbids changes to the global ``random`` state while it generates data, and pool
+    threads run whenever they like: waits, retries and Gmail's batch use generators of their own."""
+    state = random.getstate()
+    await world.start_bot("http")
+    world.slack.rate_limit_next("chat.postEphemeral", retry_after=1)  # slack_sdk's 429 handler
+    world.slack.fail_next("chat.postEphemeral", "ratelimited")  # ok: false, tried again after a backoff
+    await world.slack.slash_command(ALICE, channel_id=CHANNEL, team_id=TEAM)
+    await world.slack.wait_for(lambda: len(prompts(world, ALICE)) == 1, timeout=10)
+    await world.arcade.approve(arcade_user(ALICE))  # a long-poll answered, then the listing
+    await world.slack.wait_for(lambda: len(label_lists(world, ALICE)) == 1, timeout=10)
+    [batch] = [c for c in world.gmail.calls if c.batch_parts]  # the unread counts went through a batch
+    assert batch.batch_parts > 1
+    assert random.getstate() == state
 
 
 @pytest.fixture

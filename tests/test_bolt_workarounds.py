@@ -3,11 +3,12 @@ Bolt has changed and the workaround it names can go."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-FORM = {"content-type": ["application/x-www-form-urlencoded"]}
+FORM: dict[str, str | Sequence[str]] = {"content-type": ["application/x-www-form-urlencoded"]}
 
 
 def test_bolt_still_misparses_a_form_body_that_contains_payload() -> None:

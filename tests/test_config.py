@@ -41,6 +41,10 @@ def test_http_mode_needs_a_signing_secret() -> None:
     settings = Settings.from_env({**env, "SLACK_SIGNING_SECRET": "s3cret", "PORT": "8080", "HOST": "127.0.0.1"})
     assert not settings.socket_mode
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert Settings.from_env({**env, "SLACK_SIGNING_SECRET": "s3cret", "PORT": "0"}).port == 0  # any free port
+    for bad in ("-1", "65536"):
+        with pytest.raises(ConfigError, match="PORT must be between 0 and 65535"):
+            Settings.from_env({**env, "SLACK_SIGNING_SECRET": "s3cret", "PORT": bad})
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.store import Store
-from tests.conftest import ALICE, CHANNEL, TEAM, World, arcade_user
 from tests.support import BotProcess, label_lists, prompts, settle
+from tests.world import ALICE, CHANNEL, TEAM, World, arcade_user
 
 # A killed process's leases run out after this many seconds; its restart then takes over.
 SHORT_LEASE = "3"

@@ -6,8 +6,8 @@ from typing import Any
 
 from bot.config import GMAIL_SCOPE
 from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.test_e2e_connect import wait_for_labels, wait_for_prompt
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 
 def replacements(world: World, url: str | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.slack.messages import OPEN_AUTH_ACTION
 from bot.verifier import START_PATH
-from tests.conftest import ALICE, BOB, CHANNEL, NO_BOT_CHANNEL, TEAM, World, arcade_user, buttons, text_of
+from tests.world import ALICE, BOB, CHANNEL, NO_BOT_CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 MODES = ["http", "socket"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Request, async_playwright
+from playwright.async_api import Browser, Page, Request, ViewportSize, async_playwright
 
-from tests.conftest import ALICE, BOB, TEAM, World, arcade_user, text_of
 from tests.verify_support import ask_for_link, label_lists, start_verified_bot, wait_for_labels
+from tests.world import ALICE, BOB, TEAM, World, arcade_user, text_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),

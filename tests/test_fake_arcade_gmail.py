@@ -21,7 +21,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from tests.fakes.arcade import FakeArcade
-from tests.fakes.gmail import COUNT_FIELDS, LIST_FIELDS, FakeGmail, GmailCall
+from tests.fakes.gmail import COUNT_FIELDS, LIST_FIELDS, FakeGmail, GmailCall, user_mark
 
 USER = "slack:T0123:U0456"
 OTHER = "slack:T0123:U0999"
@@ -69,7 +69,7 @@ def _labels(base_url: str) -> Any:
 
 def _authorized_http(token: str) -> Any:
     """A bare token, no refresh: a 401 surfaces as HttpError 401 (gmail.md §2.4)."""
-    credentials = Credentials(token)  # type: ignore[no-untyped-call]  # google-auth leaves it unannotated
+    credentials = Credentials(token)
     return AuthorizedHttp(credentials, http=httplib2.Http(timeout=5), refresh_status_codes=())
 
 
@@ -430,7 +430,7 @@ async def test_batch_labels_get_returns_counts(mailbox: FakeGmail, path: str) ->
     mailbox.set_unread("alice", "Label_1", 5, 60)
     results = await batch_get(mailbox.base_url, "tok-alice", ["INBOX", "Label_1", "Label_404"], path)
 
-    assert results["INBOX"]["messagesUnread"] == 12
+    assert results["INBOX"]["messagesUnread"] == 12 + user_mark("alice")
     assert (results["Label_1"]["messagesUnread"], results["Label_1"]["messagesTotal"]) == (5, 60)
     assert results["Label_1"]["name"] == "Receipts"
     assert isinstance(results["Label_404"], HttpError)
@@ -439,6 +439,30 @@ async def test_batch_labels_get_returns_counts(mailbox: FakeGmail, path: str) ->
     assert (call.method, call.path, call.batch_parts, call.user_id) == ("POST", f"/{path}", 3, "alice")
     assert [(c.path, c.user_id, c.authorization) for c in mailbox.batch_part_calls] == [
         (f"/gmail/v1/users/me/labels/{label_id}", "alice", None) for label_id in ("INBOX", "Label_1", "Label_404")
+    ]
+
+
+async def test_a_batch_part_with_its_own_token_is_answered_from_that_users_mailbox(mailbox: FakeGmail) -> None:
+    mailbox.set_unread("bob", "INBOX", 77, 80)
+    results: dict[str, Any] = {}
+
+    def collect(request_id: str, response: Any, exception: HttpError | None) -> None:
+        results[request_id] = exception if exception is not None else response
+
+    batch = BatchHttpRequest(callback=collect, batch_uri=mailbox.base_url + "batch/gmail/v1")
+    labels = _labels(mailbox.base_url)
+    batch.add(labels.get(userId="me", id="INBOX"), request_id="inherited")
+    own = labels.get(userId="me", id="INBOX")
+    own.headers["authorization"] = "Bearer tok-bob"
+    batch.add(own, request_id="own")
+    await asyncio.to_thread(_execute, batch, "tok-alice")
+
+    assert results["inherited"]["threadsUnread"] == mailbox.unread("alice", "INBOX")
+    assert results["inherited"]["messagesUnread"] != 77
+    assert results["own"]["messagesUnread"] == 77
+    assert [(p.user_id, p.authorization) for p in mailbox.batch_part_calls] == [
+        ("alice", None),
+        ("bob", "Bearer tok-bob"),
     ]
 
 

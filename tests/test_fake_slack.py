@@ -122,7 +122,7 @@ async def test_history_with_a_bad_timestamp_gets_slacks_own_error(
     channel = fake.dm_channel_id(ALICE)
     await client.chat_postMessage(channel=channel, text="one")
     with pytest.raises(SlackApiError) as refused:
-        await client.conversations_history(channel=channel, **{argument: "yesterday"})
+        await client.api_call("conversations.history", params={"channel": channel, argument: "yesterday"})
     assert refused.value.response["error"] == error
 
 

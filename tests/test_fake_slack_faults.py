@@ -88,7 +88,7 @@ async def test_accept_then_delay_records_the_message_before_answering(fake: Fake
 
 async def test_delay_before_leaves_nothing_behind_when_the_sender_gives_up(fake: FakeSlack) -> None:
     fake.delay_before("chat.postMessage", 30)
-    client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url, timeout=0.5)
+    client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url, timeout=0.5)  # type: ignore[arg-type]  # typed int, used as aiohttp's float
     with pytest.raises(asyncio.TimeoutError):
         await client.chat_postMessage(channel=ALICE, text="too late")
     fake.release_delays()

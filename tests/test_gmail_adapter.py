@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import GmailAuthError
 from bot.gmail import Gmail
-from tests.fakes.gmail import FakeGmail
+from tests.fakes.gmail import FakeGmail, default_mailbox
 
 TOKENS = {"tok-alice": "alice", "tok-bob": "bob"}
 
@@ -22,20 +22,29 @@ async def fake() -> AsyncIterator[FakeGmail]:
 
 async def test_users_take_turns_on_one_connection_each_with_their_own_token(fake: FakeGmail) -> None:
     gmail = Gmail(fake.base_url, max_workers=1)  # one pool thread: every call on the same thread
+    seen: dict[str, dict[str, int]] = {}
     try:
-        fake.set_labels("bob", [{"id": "Label_9", "name": "bob-only", "type": "user"}])
+        fake.set_labels("bob", [*default_mailbox("bob"), {"id": "Label_9", "name": "bob-only", "type": "user"}])
         for token in ("tok-alice", "tok-bob", "tok-alice", "tok-bob"):
+            user = TOKENS[token]
             labels = await gmail.list_labels(token)
-            names = {label.name for label in labels}
-            assert ("bob-only" in names) == (token == "tok-bob")
+            assert ("bob-only" in {label.name for label in labels}) == (user == "bob")
+            counts = {label.id: label.unread for label in labels if label.unread is not None}
+            # Every count is this user's own: the fake's counts differ per user, so a count that
+            # came from the other user's mailbox (a part answered with their token) would show.
+            assert counts == {label_id: fake.unread(user, label_id) for label_id in counts}
+            assert {"INBOX", "Label_1", "Label_2"} <= set(counts)
+            seen[user] = counts
     finally:
         gmail.close()
+    assert all(seen["alice"][label_id] != seen["bob"][label_id] for label_id in seen["alice"])
     assert len(fake.calls) == 8  # per listing: labels.list and one batch of labels.get
     assert {c.client_port for c in fake.calls} == {fake.calls[0].client_port}  # one kept-alive connection
     for call in fake.calls:  # the connection is shared; the Authorization header never is
         assert call.authorization == f"Bearer tok-{call.user_id}"
     assert [c.user_id for c in fake.calls[::2]] == ["alice", "bob", "alice", "bob"]
-    assert all(p.user_id == c.user_id for c in fake.calls for p in fake.batch_part_calls if p.at == c.at)
+    batches = [c for c in fake.calls if c.batch_parts]
+    assert [p.user_id for p in fake.batch_part_calls] == [c.user_id for c in batches for _ in range(c.batch_parts)]
 
 
 async def test_a_refused_token_does_not_spoil_the_connection_for_the_next_user(fake: FakeGmail) -> None:

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.server import build_web_app
-from tests.conftest import World
+from tests.world import World
 
 
 async def _health(port: int) -> tuple[int, dict[str, bool]]:
@@ -19,7 +19,7 @@ async def _health(port: int) -> tuple[int, dict[str, bool]]:
 @pytest.mark.parametrize("mode", ["http", "socket"])
 async def test_healthz_reports_the_store_and_the_slack_connection(world: World, mode: str) -> None:
     bot = await world.start_bot(mode)
-    status, body = await _health(bot.settings.port)
+    status, body = await _health(bot.ready.result())
     assert status == 200
     expected = {"ok": True, "store": True, **({"slack_socket": True} if mode == "socket" else {})}
     assert body == expected

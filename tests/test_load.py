@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from bot.slack.work import LIMIT as AFTER_ACK_LIMIT
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
 
 
 async def test_acks_never_wait_on_a_slow_arcade(world: World) -> None:

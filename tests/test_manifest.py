@@ -1,22 +1,28 @@
-"""manifest.yml and the listeners must agree: every command and event has a listener and vice versa."""
+"""manifest.yml and the app must agree: every command and event the manifest subscribes to, and every
+button the bot sends, reaches a listener of the app ``build_app`` builds, and every listener of that
+app is reached by one of them (the listeners' own matchers decide, as when Bolt dispatches)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pytest
 import yaml
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_listener import AsyncListener
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import listeners
+from bot.models import AuditEvent, Message
+from bot.slack import home, messages
+from bot.slack.app import build_app
+from bot.slack.deps import Deps
+from tests.world import ALICE, TEAM, buttons
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
-# Slack subscription names -> the event type Bolt's listeners see.
-EVENT_TYPES = {
-    "message.im": "message",
-    "message.channels": "message",
-    "app_mention": "app_mention",
-    "app_home_opened": "app_home_opened",
-}
+USER = ALICE
 
 
 def manifest() -> dict[str, Any]:
@@ -25,14 +31,99 @@ def manifest() -> dict[str, Any]:
     return data
 
 
-def test_every_command_has_a_listener_and_vice_versa() -> None:
-    commands = {c["command"] for c in manifest()["features"]["slash_commands"]}
-    assert commands == set(listeners.COMMANDS)
+class _Unused:
+    """Stands in for the listeners' collaborators: matching a request never calls them."""
+
+    def __getattr__(self, name: str) -> Any:
+        def called(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError(f"deps.{name} was called while only matching requests")
+
+        return called
 
 
-def test_every_event_has_a_listener_and_vice_versa() -> None:
-    subscribed = manifest()["settings"]["event_subscriptions"]["bot_events"]
-    assert {EVENT_TYPES[e] for e in subscribed} == set(listeners.EVENTS)
+@pytest.fixture
+def app() -> AsyncApp:
+    client = AsyncWebClient(token="xoxb-manifest-test", base_url="http://127.0.0.1:9/")  # never called
+    stand_in = cast(Any, _Unused())
+    deps = Deps(client=client, delivery=stand_in, store=stand_in, clock=lambda: 0.0, after_ack=stand_in)
+    return build_app(deps, signing_secret=None)
+
+
+def _request(body: dict[str, Any]) -> AsyncBoltRequest:
+    return AsyncBoltRequest(body=body, mode="socket_mode")
+
+
+def _event(subscription: str) -> AsyncBoltRequest:
+    """A Slack delivery for an event subscription (``message.im`` is a ``message`` in a DM)."""
+    event_type, _, where = subscription.partition(".")
+    event: dict[str, Any] = {"type": event_type, "user": USER, "text": "labels", "channel": "D0000000001"}
+    if where:
+        event["channel_type"] = where
+    return _request({"type": "event_callback", "team_id": TEAM, "event_id": "Ev01", "event": event})
+
+
+def _command(command: str) -> AsyncBoltRequest:
+    return _request({"command": command, "text": "", "team_id": TEAM, "user_id": USER, "channel_id": "C0000000001"})
+
+
+def _click(action_id: str) -> AsyncBoltRequest:
+    action = {"type": "button", "action_id": action_id, "block_id": "b", "value": "v"}
+    return _request({"type": "block_actions", "team": {"id": TEAM}, "user": {"id": USER}, "actions": [action]})
+
+
+def _sent_action_ids() -> set[str]:
+    """The action ids of every button in every message and view the bot renders."""
+    now, history = 1_700_000_000.0, [AuditEvent("completed", "", 1_699_999_000.0)]
+    rendered: list[Any] = [
+        messages.prompt("https://example.com/auth", int(now) + 600),
+        messages.prompt("https://example.com/auth", int(now) + 600, again=True, waiting=True),
+        messages.failed(),
+        messages.expired(10),
+        home.help_message(),
+        home.confirm_disconnect(),
+        home.status_message(None, None, None, None),
+        home.status_message("a@example.com", ("https://www.googleapis.com/auth/gmail.readonly",), now, None),
+        home.status_message(None, None, None, now + 300),
+        home.home_view(None, None, None, None, None, []),
+        home.home_view("a@example.com", ("https://www.googleapis.com/auth/gmail.readonly",), now, now, None, history),
+    ]
+    payloads = [m.as_payload() if isinstance(m, Message) else m for m in rendered]
+    return {button["action_id"] for payload in payloads for button in buttons(payload)}
+
+
+def _requests() -> dict[str, AsyncBoltRequest]:
+    data = manifest()
+    requests = {f"command {c['command']}": _command(c["command"]) for c in data["features"]["slash_commands"]}
+    requests |= {f"event {e}": _event(e) for e in data["settings"]["event_subscriptions"]["bot_events"]}
+    requests |= {f"button {a}": _click(a) for a in _sent_action_ids()}
+    return requests
+
+
+async def _matching(app: AsyncApp, request: AsyncBoltRequest) -> list[AsyncListener]:
+    listeners: list[AsyncListener] = app._async_listeners  # Bolt keeps no public list of its listeners
+    return [li for li in listeners if await li.async_matches(req=request, resp=BoltResponse(status=200))]
+
+
+async def test_every_command_event_and_button_reaches_a_listener(app: AsyncApp) -> None:
+    requests = _requests()
+    assert {"command /connect-gmail", "event message.im", "event app_mention", "event app_home_opened"} <= set(requests)
+    assert sum(name.startswith("button ") for name in requests) >= 4
+    assert [name for name, request in requests.items() if not await _matching(app, request)] == []
+
+
+async def test_every_listener_is_reached_by_the_manifest_or_a_button_the_bot_sends(app: AsyncApp) -> None:
+    reached: set[int] = set()
+    for request in _requests().values():
+        reached |= {id(li) for li in await _matching(app, request)}
+    listeners = app._async_listeners
+    assert len(listeners) >= 7
+    assert [li for li in listeners if id(li) not in reached] == []
+
+
+async def test_a_command_event_or_button_the_manifest_does_not_name_reaches_no_listener(app: AsyncApp) -> None:
+    """The check above can fail: what the app does not handle matches nothing."""
+    for request in (_command("/other"), _event("reaction_added"), _click("other")):
+        assert await _matching(app, request) == []
 
 
 def test_scopes_cover_what_the_bot_calls() -> None:

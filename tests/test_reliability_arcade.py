@@ -28,9 +28,9 @@ from bot.errors import ArcadeUnavailable
 from bot.models import Authorized, NeedsConsent, PendingFlow, SlackUser
 from bot.retry import backoff_delay
 from bot.store import Store
-from tests.conftest import ALICE, CHANNEL, TEAM, World, arcade_user, text_of
 from tests.fakes.arcade import FakeArcade
 from tests.support import label_lists, prompts
+from tests.world import ALICE, CHANNEL, TEAM, World, arcade_user, text_of
 
 USER = SlackUser(TEAM, ALICE)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 from tests.support import GMAIL_SCOPE, label_lists, prompts, settle
 from tests.verify_support import lands_at
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 
 async def _ask(world: World, how: str) -> None:

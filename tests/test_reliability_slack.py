@@ -10,8 +10,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.conftest import ALICE, CHANNEL, NO_BOT_CHANNEL, TEAM, World, arcade_user
 from tests.support import GMAIL_SCOPE, label_lists, prompts, settle
+from tests.world import ALICE, CHANNEL, NO_BOT_CHANNEL, TEAM, World, arcade_user
 
 
 def _connected(world: World) -> None:

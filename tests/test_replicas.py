@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEAM, World, arcade_user, buttons, text_of
 from tests.databases import fresh_postgres_database, pg_ctl
 from tests.support import BotProcess, label_lists, prompts, settle
+from tests.world import TEAM, World, arcade_user, buttons, text_of
 
 LEASE = 6  # seconds; renewed every 2 s
 POLL_CAP = 2  # the fake answers a still-pending long-poll after 2 s, so a dead replica's polls end before takeover
@@ -128,8 +128,9 @@ async def test_workers_share_one_port_restart_a_dead_worker_and_stop_together(wo
     users = _users(40, "U0WORK")
     async with BotProcess(world, tmp_path / "workers.log", WORKERS="2", LEASE_SECONDS=str(LEASE)) as bot:
         await world.slack.wait_for(lambda: bot.output().count("bot.ready") == 2, timeout=20)
-        owners = {line.split("owner=")[1].split()[0] for line in bot.output().splitlines() if "bot.ready" in line}
-        assert len(owners) == 2
+        ready = [line for line in bot.output().splitlines() if "bot.ready" in line]
+        assert len({line.split("owner=")[1].split()[0] for line in ready}) == 2  # two processes
+        assert len({line.split("web=")[1].split()[0] for line in ready}) == 1  # on one port (PORT=0 settled once)
         await _ask(world, [bot], users, "http")
         await world.slack.wait_for(lambda: all(prompts(world, u) for u in users), timeout=30)
         for user in users:

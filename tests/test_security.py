@@ -7,12 +7,13 @@ by tests/test_store.py and tests/test_reliability_store.py.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
-from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
+from tests.support import GMAIL_SCOPE, BotProcess, has_labels, label_lists, prompts, settle
 from tests.verify_support import lands_at
+from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 OTHER_TEAM = "T0OTHER0001"
 
@@ -35,7 +36,9 @@ async def test_tokens_never_reach_slack_logs_or_the_database(world: World, tmp_p
         await world.slack.wait_for(lambda: len(label_lists(world, ALICE)) == 1, timeout=10)
         await world.slack.dm(BOB, "labels", team_id=TEAM)
         await world.slack.mention(ALICE, CHANNEL, "labels", team_id=TEAM)
-        await world.slack.wait_for(lambda: len(label_lists(world, ALICE)) == 2 and label_lists(world, BOB), timeout=10)
+        await world.slack.wait_for(
+            lambda: len(label_lists(world, ALICE)) == 2 and bool(label_lists(world, BOB)), timeout=10
+        )
         world.gmail.revoke(bob)  # a refused token: the grant is removed and a new flow starts
         await world.slack.dm(BOB, "labels", team_id=TEAM)
         await world.slack.wait_for(lambda: len(prompts(world, BOB)) == 1, timeout=10)
@@ -79,7 +82,7 @@ async def test_the_same_user_id_in_two_workspaces_is_two_people(world: World) ->
     await world.start_bot("http")
     await world.slack.slash_command(ALICE, channel_id=CHANNEL, team_id=TEAM)
     await world.slack.slash_command(ALICE, team_id=OTHER_TEAM)  # from their DM in the other workspace
-    await world.slack.wait_for(lambda: prompts(world, ALICE, TEAM) and prompts(world, ALICE, OTHER_TEAM))
+    await world.slack.wait_for(lambda: bool(prompts(world, ALICE, TEAM) and prompts(world, ALICE, OTHER_TEAM)))
     [here] = world.arcade.pending_for(arcade_user(ALICE, TEAM))
     [there] = world.arcade.pending_for(arcade_user(ALICE, OTHER_TEAM))
     assert here.url != there.url
@@ -112,7 +115,7 @@ async def test_links_and_labels_only_ever_reach_their_owner(world: World) -> Non
     await world.slack.wait_for(lambda: all(prompts(world, u, t) for u, t in people), timeout=10)
     for user, team in people:
         await world.arcade.approve(arcade_user(user, team))
-        await world.slack.wait_for(lambda u=user, t=team: bool(label_lists(world, u, t)), timeout=10)
+        await world.slack.wait_for(partial(has_labels, world, user, team), timeout=10)
     await settle(0.5)
 
     assert world.slack.public_messages() == []

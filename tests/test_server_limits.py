@@ -14,13 +14,13 @@ import time
 import pytest
 
 from bot import server
-from tests.conftest import CHANNEL, TEAM, World
 from tests.support import prompts
 from tests.test_bad_input import FORM, JSON, command_form, nothing_ran, signed
+from tests.world import CHANNEL, TEAM, World
 
 
 async def _connect(world: World, source: str = "127.0.0.2") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    port = world.bots[-1].settings.port
+    port = world.bots[-1].ready.result()
     return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import World, free_port
 from tests.support import BotProcess
+from tests.world import World
 
 MODES = ["http", "socket"]
 LIMIT = 30.0  # s from start to exit
@@ -90,16 +91,20 @@ async def test_an_unreadable_verifier_setting_is_a_warning(world: World, tmp_pat
         assert "may not read Arcade's verifier setting" in bot.output()
 
 
-def closed_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+@pytest.fixture
+def closed_url() -> Iterator[str]:
+    """A loopback address that refuses connections: bound (so nothing else takes it), never listening."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(("setting", "url"), [("SLACK_API_URL", "/api/"), ("ARCADE_BASE_URL", "")])
 async def test_an_unreachable_service_is_retried_then_named(
-    world: World, tmp_path: Path, mode: str, setting: str, url: str
+    world: World, tmp_path: Path, mode: str, setting: str, url: str, closed_url: str
 ) -> None:
-    out = await refused(world, tmp_path, mode, **{setting: closed_url() + url})
+    out = await refused(world, tmp_path, mode, **{setting: closed_url + url})
     assert setting in out
     assert "after 3 tries" in out
 

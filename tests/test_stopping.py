@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ALICE, BOB, TEAM, World, arcade_user
 from tests.fakes.slack_world import Args
 from tests.support import BotProcess, prompts
+from tests.world import ALICE, BOB, TEAM, World, arcade_user
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
 WITHIN = 5.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import ALICE, CHANNEL, TEAM, World, arcade_user, buttons, text_of
+from tests.world import ALICE, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
 
 async def test_a_flow_pending_when_the_bot_stopped_is_answered_after_a_restart(world: World, database_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +16,7 @@ from bot.store.engine import Engine, Tx
 from bot.store.sqlite import SqliteDatabase
 
 
-def _insert(n: int) -> object:
+def _insert(n: int) -> Callable[[Tx], Awaitable[int]]:
     return lambda tx: tx.execute("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", f"Ev{n}", float(n))
 
 
@@ -32,7 +33,7 @@ def _count(path: Path) -> int:
 async def test_sqlite_writes_queued_together_share_a_commit_and_are_all_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "db"
     async with SqliteDatabase.open(path) as db:
-        results = await asyncio.gather(*(db.write(_insert(n)) for n in range(500)))  # type: ignore[arg-type]
+        results = await asyncio.gather(*(db.write(_insert(n)) for n in range(500)))
         assert results == [1] * 500
         assert 1 <= db.commits < 50  # 500 writes, a handful of transactions
         assert _count(path) == 500  # visible to another connection: committed, not just queued
@@ -53,16 +54,16 @@ async def test_sqlite_reads_never_see_a_batch_before_it_commits(tmp_path: Path) 
 
 async def test_a_failing_write_is_undone_alone(database_url: str) -> None:
     async with open_engine(database_url) as db:
-        await db.write(_insert(7))  # type: ignore[arg-type]
+        await db.write(_insert(7))
 
         async def insert_then_fail(tx: Tx) -> None:
             await tx.execute("INSERT INTO seen_events (event_id, seen_at) VALUES ('Ev100', 100.0)")
             await tx.execute("INSERT INTO seen_events (event_id, seen_at) VALUES ('Ev7', 7.0)")  # duplicate key
 
         results = await asyncio.gather(
-            db.write(_insert(1)),  # type: ignore[arg-type]
+            db.write(_insert(1)),
             db.write(insert_then_fail),
-            db.write(_insert(2)),  # type: ignore[arg-type]
+            db.write(_insert(2)),
             return_exceptions=True,
         )
         assert results[0] == 1
@@ -73,7 +74,7 @@ async def test_a_failing_write_is_undone_alone(database_url: str) -> None:
 
 async def test_closing_waits_for_queued_writes(database_url: str) -> None:
     async with open_engine(database_url) as db:
-        tasks = [asyncio.create_task(db.write(_insert(n))) for n in range(20)]  # type: ignore[arg-type]
+        tasks = [asyncio.create_task(db.write(_insert(n))) for n in range(20)]
         await asyncio.sleep(0)  # queued, not yet committed
     assert all(t.done() and t.result() == 1 for t in tasks)
     async with open_engine(database_url) as db:
@@ -82,8 +83,8 @@ async def test_closing_waits_for_queued_writes(database_url: str) -> None:
 
 async def test_a_cancelled_caller_does_not_stop_the_others(database_url: str) -> None:
     async with open_engine(database_url) as db:
-        first = asyncio.create_task(db.write(_insert(1)))  # type: ignore[arg-type]
-        second = asyncio.create_task(db.write(_insert(2)))  # type: ignore[arg-type]
+        first = asyncio.create_task(db.write(_insert(1)))
+        second = asyncio.create_task(db.write(_insert(2)))
         await asyncio.sleep(0)
         first.cancel()
         assert await second == 1
@@ -94,7 +95,7 @@ async def test_a_cancelled_caller_does_not_stop_the_others(database_url: str) ->
 
 async def test_sqlite_a_batch_run_again_without_a_failing_write_commits_the_others_once(tmp_path: Path) -> None:
     async with SqliteDatabase.open(tmp_path / "db") as db:
-        await db.write(_insert(7))  # type: ignore[arg-type]
+        await db.write(_insert(7))
 
         async def next_id(tx: Tx) -> int:
             rows = await tx.fetch(
@@ -113,7 +114,7 @@ async def test_sqlite_a_batch_run_again_without_a_failing_write_commits_the_othe
 
         results = await asyncio.gather(
             db.write(next_id),
-            db.write(_insert(7)),  # type: ignore[arg-type]  # a duplicate key
+            db.write(_insert(7)),  # a duplicate key
             db.write(broken),
             db.write(misspelt),
             db.write(next_id),

@@ -19,7 +19,6 @@ from bot.verifier.pages import APP_NAME, Branding
 from bot.verifier.signin import SlackSignIn
 from bot.verifier.start import Binding, StartLinks
 from bot.verifier.state import Signer
-from tests.conftest import ALICE, BOB, TEAM, VERIFIER_SECRET, World, arcade_user
 from tests.fakes.arcade_verify import USER_MISMATCH, USER_MISMATCH_ENGINE, USER_MISMATCH_WITH_ERROR, Confirmation
 from tests.verify_support import (
     ask_for_link,
@@ -31,6 +30,7 @@ from tests.verify_support import (
     verify_url,
     wait_for_labels,
 )
+from tests.world import ALICE, BOB, TEAM, VERIFIER_SECRET, World, arcade_user
 
 
 def flow_id_of(world: World, user: str) -> str:

@@ -9,7 +9,6 @@ import logging
 import pytest
 
 from bot.verifier import START_COOKIE, START_PATH, VERIFY_PATH
-from tests.conftest import ALICE, BOB, TEAM, World, arcade_user
 from tests.verify_support import (
     ask_for_link,
     browserless,
@@ -19,6 +18,7 @@ from tests.verify_support import (
     start_verified_bot,
     verify_url,
 )
+from tests.world import ALICE, BOB, TEAM, World, arcade_user
 
 OTHER_TEAM = "T0OTHER0001"
 

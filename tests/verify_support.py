@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 
 from bot.verifier import CALLBACK_PATH, VERIFY_PATH
-from tests.conftest import CHANNEL, TEAM, RunningBot, World, buttons, text_of
+from tests.world import CHANNEL, TEAM, RunningBot, World, buttons, text_of
 
 
 @dataclass

@@ -16,6 +16,7 @@ a crash the DM's history tells whether Slack already accepted one, which no othe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -37,7 +38,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.models import Message, SlackUser
-from bot.retry import backoff_delay
+from bot.retry import backoff_delay, jitter
 from bot.slack.errors import slack_error
 from bot.slack.reply import Reply
 
@@ -66,11 +67,31 @@ _FALL_THROUGH = {
 }
 
 
-class _Backoff(RetryIntervalCalculator):
-    """The bot's own backoff (``bot.retry``): ~1 s, 2 s, 4 s, jittered from the bot's own generator."""
+class Backoff(RetryIntervalCalculator):
+    """The bot's own backoff (``bot.retry``): ~1 s, 2 s, 4 s, jittered from the bot's own generator
+    (slack_sdk's default jitter draws from the module-level ``random``)."""
 
     def calculate_sleep_duration(self, current_attempt: int) -> float:
         return backoff_delay(current_attempt)
+
+
+class RateLimitedRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """HTTP 429: sleeps out ``Retry-After`` (1 s if absent) plus up to a second of jitter, like
+    slack_sdk's own handler, but with the jitter from the bot's own generator."""
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        values = next((v for k, v in (response.headers if response else {}).items() if k.lower() == "retry-after"), [])
+        seconds = int(values[0]) if values and values[0].isdigit() else 1
+        await asyncio.sleep(seconds + jitter.random())
+        state.increment_current_attempt()
 
 
 class NotNowRetryHandler(AsyncRetryHandler):
@@ -95,10 +116,10 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     """Retries for every Slack call: connection errors, 429 (honouring Retry-After), 500/503, and
     ``ok: false`` answers that mean "not now"."""
     return [
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
-        NotNowRetryHandler(max_retry_count=TRY_AGAIN_RETRIES, interval_calculator=_Backoff()),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=Backoff()),
+        RateLimitedRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=Backoff()),
+        NotNowRetryHandler(max_retry_count=TRY_AGAIN_RETRIES, interval_calculator=Backoff()),
     ]
 
 

@@ -30,6 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.errors import slack_error
+from bot.slack.sender import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class SlackSignIn:
         self._client = AsyncWebClient(
             base_url=slack_api_url,
             session=session,
-            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=Backoff())],
         )
         self._authorize = authorize_endpoint(slack_api_url)
         self._client_id = client_id

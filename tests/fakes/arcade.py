@@ -7,8 +7,9 @@ and implements what the bot uses (see shared/contracts/arcade.md §3, §4, §8.3
 - ``POST /v1/auth/authorize``: completed + fresh token when a connection covers the scopes,
   else the same pending flow for the same (user, provider, scopes), else a new flow asking for
   requested + granted scopes whose ``url`` is this server's consent page.
-- ``GET /v1/auth/status?id=&wait=``: long-poll on an ``asyncio.Condition`` (no busy polling);
-  on timeout 200 + pending body, or HTTP 408 with ``timeout_mode="408"``.
+- ``GET /v1/auth/status?id=&wait=``: long-poll on the flow's own ``asyncio.Event`` (no busy
+  polling, and an approval wakes only that flow's waiters, so thousands of open long-polls stay
+  cheap); on timeout 200 + pending body, or HTTP 408 with ``timeout_mode="408"``.
 - ``GET /v1/admin/user_connections`` (all three filter spellings), ``DELETE .../{id}``, health.
 - ``GET``/``PUT /v1/admin/settings/session_verification``: the verifier setting (``verifier_url``;
   ``settings_readable = False`` answers 403, a key that may not read it).
@@ -141,10 +142,13 @@ class FakeArcade(Served):
         self.consent_email: str | None = None  # the Google account that consents when the link names none
         self.url_padding = ""  # appended to authorization URLs (long provider scopes and state make long URLs)
         self.verification = Verification(self)
+        self.inflight = 0  # status long-polls open right now
         self._token_connection: dict[str, str] = {}
+        self._token_key: dict[str, tuple[str, str]] = {}  # token -> its connection's (user, provider)
+        self._by_user: dict[str, list[Flow]] = {}  # user id -> their flows, oldest first
+        self._settled: dict[str, asyncio.Event] = {}  # auth id -> set when that flow stops pending
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
         self._latency: dict[str | None, float] = {}
-        self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
 
@@ -171,8 +175,8 @@ class FakeArcade(Served):
 
     async def stop(self) -> None:
         self._closing = True
-        async with self._changed:
-            self._changed.notify_all()  # release long-polls so shutdown does not wait for them
+        for event in self._settled.values():
+            event.set()  # release long-polls so shutdown does not wait for them
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -181,14 +185,19 @@ class FakeArcade(Served):
 
     def owner_of(self, token: str) -> str | None:
         """The user of a token whose connection still exists, else None."""
-        connection_id = self._token_connection.get(token)
-        if connection_id is None or not any(c.id == connection_id for c in self.connections.values()):
+        key = self._token_key.get(token)
+        connection = self.connections.get(key) if key is not None else None
+        if connection is None or connection.id != self._token_connection[token]:
             return None
         return self.tokens[token]
 
     def pending_for(self, user_id: str) -> list[Flow]:
         """That user's pending flows, oldest first."""
-        return [f for f in self.flows.values() if f.user_id == user_id and f.status == "pending"]
+        return [f for f in self._by_user.get(user_id, ()) if f.status == "pending"]
+
+    def users(self) -> list[str]:
+        """Every user id that has had a flow, in the order of their first one."""
+        return list(self._by_user)
 
     async def approve(self, user_id: str, *, email: str | None = None) -> str:
         """Complete the user's newest pending flow as if they consented; returns its auth id."""
@@ -266,6 +275,7 @@ class FakeArcade(Served):
         token = f"ya29.fake-{secrets.token_hex(16)}"
         self.tokens[token] = connection.user_id
         self._token_connection[token] = connection.id
+        self._token_key[token] = (connection.user_id, connection.provider_id)
         return token
 
     async def _settle(self, flow: Flow, *, allow: bool, email: str | None = None) -> str | None:
@@ -277,9 +287,13 @@ class FakeArcade(Served):
             flow.status = "completed"
         else:
             flow.status = "failed"
-        async with self._changed:
-            self._changed.notify_all()
+        self._wake(flow)
         return self._after_consent(flow)
+
+    def _wake(self, flow: Flow) -> None:
+        event = self._settled.pop(flow.auth_id, None)
+        if event is not None:
+            event.set()
 
     def _after_consent(self, flow: Flow) -> str | None:
         # Where the browser goes once the flow is settled. With a custom verifier, consent does not
@@ -294,8 +308,7 @@ class FakeArcade(Served):
         """Fail ``flow`` and drop the grant it created (a replayed ``next_uri`` landing)."""
         flow.status = "failed"
         self.connections.pop((flow.user_id, flow.provider_id), None)
-        async with self._changed:
-            self._changed.notify_all()
+        self._wake(flow)
 
     def _body(self, flow: Flow) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -385,6 +398,7 @@ class FakeArcade(Served):
         auth_id = f"ac_{secrets.token_hex(12)}"
         flow = Flow(auth_id, flow_id, user_id, provider_id, scopes, status, url, next_uri, time.time())
         self.flows[flow.auth_id] = flow
+        self._by_user.setdefault(user_id, []).append(flow)
         return flow
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -407,11 +421,15 @@ class FakeArcade(Served):
         flow = self.flows.get(auth_id)
         if flow is None:  # the spec declares 400/401/415/500 here, no 404
             return _error(400, f"authorization {auth_id} not found")
-        if flow.status == "pending" and wait:
-            async with self._changed:
+        if flow.status == "pending" and wait and not self._closing:
+            settled = self._settled.setdefault(flow.auth_id, asyncio.Event())
+            self.inflight += 1
+            try:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
-                        await self._changed.wait_for(lambda: flow.status != "pending" or self._closing)
+                        await settled.wait()
+            finally:
+                self.inflight -= 1
             if flow.status == "pending" and not self._closing and self.timeout_mode == "408":
                 return _error(408, "timed out waiting for the authorization to complete")
         return web.json_response(self._body(flow))

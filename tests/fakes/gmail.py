@@ -5,10 +5,12 @@ client_options={"api_endpoint": fake.base_url})``; batches need an explicit
 ``BatchHttpRequest(batch_uri=fake.base_url + "batch/gmail/v1")`` (shared/contracts/gmail.md §2.2).
 
 Served: ``GET /gmail/v1/users/me/labels``, ``GET /gmail/v1/users/me/labels/{id}``, and
-``POST /batch/gmail/v1`` / ``POST /batch`` (multipart/mixed of ``application/http`` parts; a part
-without its own ``Authorization`` inherits the outer one). Error bodies are Google's envelopes
-from gmail.md §1.3. Each batch part is one API call: faults are consumed per part and per-part
-errors come back inside a 200 multipart answer, as the real batch endpoint does.
+``POST /batch/gmail/v1`` / ``POST /batch`` (multipart/mixed of ``application/http`` parts; each part
+is answered for the user its token belongs to: the part's own ``Authorization``, else the outer
+one, as Google's batch guide says). Default unread counts differ per user (``user_mark``). Error
+bodies are Google's envelopes from gmail.md §1.3. Each batch part is one API call: faults are
+consumed per part and per-part errors come back inside a 200 multipart answer, as the real batch
+endpoint does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 import secrets
 import time
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -173,6 +176,12 @@ _DEFAULT_COUNTS |= {"UNREAD": (60, 60), "STARRED": (9, 1), "IMPORTANT": (402, 7)
 _DEFAULT_COUNTS |= {"Label_1": (57, 0), "Label_2": (23, 4), "Label_4": (8, 3)}
 
 
+def user_mark(user_id: str) -> int:
+    """Added to every default count of the user's labels, so that no two users' counts agree and a
+    count that came from another user's mailbox shows."""
+    return zlib.crc32(user_id.encode()) % 997 + 1
+
+
 def _counts(total: int, unread: int, threads_unread: int | None = None) -> dict[str, int]:
     """Threads hold several messages: unread threads are fewer than unread messages, as in a real mailbox."""
     return {
@@ -301,8 +310,14 @@ class FakeGmail(Served):
 
     def _label_counts(self, user_id: str, label_id: str) -> dict[str, int]:
         if (user_id, label_id) not in self._counts:
-            return _counts(*_DEFAULT_COUNTS.get(label_id, (0, 0)))
+            total, unread = _DEFAULT_COUNTS.get(label_id, (0, 0))
+            mark = user_mark(user_id)
+            return _counts(total + mark, unread + mark)
         return dict(self._counts[(user_id, label_id)])
+
+    def unread(self, user_id: str, label_id: str) -> int:
+        """``threadsUnread`` that ``labels.get`` answers for this user's label (what Gmail's sidebar shows)."""
+        return self._label_counts(user_id, label_id)["threadsUnread"]
 
     def _take_fault(self, user_id: str) -> _Fault | None:
         for fault in self._faults:

@@ -128,7 +128,9 @@ class FakeSlack(SlackWorld, Served):
         self.port = int(self._runner.addresses[0][1])
         self.base_url = f"http://127.0.0.1:{self.port}/"
         self.api_url = f"{self.base_url}api/"
-        self._session = aiohttp.ClientSession()
+        # No cap on connections to the app, like Slack's many senders: a burst of commands would
+        # otherwise queue inside the fake (aiohttp's default is 100) and inflate the acks it times.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
     async def stop(self) -> None:
         self.release_delays()
@@ -564,11 +566,13 @@ class FakeSlack(SlackWorld, Served):
         """How many Socket Mode connections have been accepted so far."""
         return self._socket.connections
 
-    async def wait_socket_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        def socket_connected() -> bool:
-            return self._socket.connected
+    @property
+    def socket_connected(self) -> bool:
+        """Whether the app holds a Socket Mode connection right now."""
+        return self._socket.connected
 
-        await self.wait_for(socket_connected, timeout)
+    async def wait_socket_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        await self.wait_for(lambda: self.socket_connected, timeout)
 
     def spread_socket_envelopes(self) -> None:
         """Send envelopes in turn over every open connection, as Slack does for an app's replicas."""

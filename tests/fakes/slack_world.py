@@ -147,6 +147,9 @@ class SlackWorld:
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self._timeline: list[tuple[str, Args]] = []  # (via, record): what became visible, in order
+        # Called with (via, record) whenever something becomes visible, as it happens (the bench times
+        # each user's first prompt and labels with it); via as in private_to and public_messages.
+        self.on_visible: Callable[[str, Args], None] | None = None
         self._ims: dict[tuple[str, str], str] = {}
         self._opened: set[str] = set()
         self._hooks: dict[str, ResponseUrl] = {}
@@ -244,6 +247,11 @@ class SlackWorld:
             and record.get("user") == user_id
             and (via in ("ephemeral", "dm") or (via in ("response_url", "ack") and not record["public"]))
         ]
+
+    def _visible(self, via: str, record: Args) -> None:
+        self._timeline.append((via, record))
+        if self.on_visible is not None:
+            self.on_visible(via, record)
 
     def public_messages(self) -> list[Args]:
         """postMessage into non-DM channels, and in_channel response_url posts and acks, in order."""
@@ -409,7 +417,7 @@ class SlackWorld:
         if channel.im_user is not None:
             record["user"] = channel.im_user
         self.messages.append(record)
-        self._timeline.append(("dm" if channel.im_user else "channel", record))
+        self._visible("dm" if channel.im_user else "channel", record)
         self.bot_posted(record, channel)
         message = self._message(record) | ({"metadata": metadata} if metadata is not None else {})
         return {"ok": True, "channel": channel.id, "ts": record["ts"], "message": message}
@@ -477,7 +485,7 @@ class SlackWorld:
         record = {**args, "channel": channel.id, "user": user_id, "text": args.get("text") or ""}
         record |= {"blocks": blocks, "message_ts": ts, "team_id": channel.team_id}
         self.ephemerals.append(record)
-        self._timeline.append(("ephemeral", record))
+        self._visible("ephemeral", record)
         return {"ok": True, "message_ts": ts}
 
     def _chat_update(self, args: Args) -> Args:
@@ -563,7 +571,7 @@ class SlackWorld:
             "public": body.get("response_type") == "in_channel" or (replacing and not hook.ephemeral_source),
         }
         self.webhook_posts.append(record)
-        self._timeline.append(("response_url", record))
+        self._visible("response_url", record)
         return 200, "ok"
 
     def _record_command_ack(self, ack: Ack, team: str) -> None:
@@ -577,7 +585,7 @@ class SlackWorld:
         record = {"user": ack.user, "channel": ack.channel, "team_id": team, "text": shown.get("text") or ""}
         record |= {"blocks": shown.get("blocks") or [], "response_type": response_type}
         record["public"] = response_type == "in_channel"
-        self._timeline.append(("ack", record))
+        self._visible("ack", record)
 
 
 def _timestamp(value: object, default: float) -> float | None:

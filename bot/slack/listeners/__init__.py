@@ -12,12 +12,6 @@ if TYPE_CHECKING:
     from bot.slack.deps import Deps
 
 
-# What the listeners handle; manifest.yml must subscribe to exactly these (tests check it).
-COMMANDS = (commands.COMMAND,)
-EVENTS = events.EVENTS
-ACTIONS = actions.ACTIONS
-
-
 def register(app: AsyncApp, deps: Deps) -> None:
     commands.register(app, deps)
     actions.register(app, deps)

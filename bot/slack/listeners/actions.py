@@ -43,6 +43,3 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     for action_id, handle in handlers.items():
         app.action(action_id)(listener(handle))
-
-
-ACTIONS = (OPEN_AUTH_ACTION, START_ACTION, DISCONNECT_ACTION, CANCEL_ACTION)

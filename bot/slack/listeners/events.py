@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 LABELS_REQUEST = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)?labels?\s*[.!?]*\s*$", re.IGNORECASE)
 
 
-EVENTS = ("app_mention", "message", "app_home_opened")  # every event type subscribed in manifest.yml
-
-
 def register(app: AsyncApp, deps: Deps) -> None:
     def answer(body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("bot_id") or event.get("subtype") or not LABELS_REQUEST.match(str(event.get("text") or "")):
@@ -41,17 +38,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         deps.after_ack.run(body, work)
 
-    @app.event(EVENTS[0])
+    @app.event("app_mention")
     async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
         answer(body, event)
 
-    @app.event(EVENTS[1])
+    @app.event("message")  # message.im in manifest.yml
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
         # Mentions in channels arrive as app_mention; only direct messages are read here.
         if event.get("channel_type") == "im":
             answer(body, event)
 
-    @app.event(EVENTS[2])
+    @app.event("app_home_opened")
     async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         user, _ = who_and_where(body, deps.clock())
         if user is not None and event.get("tab", "home") == "home":
