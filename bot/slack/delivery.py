@@ -52,6 +52,8 @@ class Delivery:
         self._store = store
         self._timeout = timeout_seconds
         self._home_viewers: set[SlackUser] = set()  # App Home is refreshed only for users who opened it
+        # One refresh at a time per user, so a view computed earlier is never published after a newer one.
+        self._home_turns: dict[SlackUser, asyncio.Lock] = {}
 
     async def labels_or_prompt(self, user: SlackUser, reply: Reply, *, replace: bool = False) -> None:
         """Answer a request for labels: the labels now, or the link to authorize first.
@@ -152,11 +154,12 @@ class Delivery:
         return (None if await self._messenger.replace(reply, outcome) else outcome), None
 
     async def _publish_home(self, user: SlackUser) -> None:
-        state = await self._mailbox.state(user)
-        view = home.home_view(
-            state.email, state.scopes, state.since, state.last_used, state.pending_until, state.history
-        )
-        await self._messenger.publish_home(user, view)
+        async with self._home_turns.setdefault(user, asyncio.Lock()):
+            state = await self._mailbox.state(user)
+            view = home.home_view(
+                state.email, state.scopes, state.since, state.last_used, state.pending_until, state.history
+            )
+            await self._messenger.publish_home(user, view)
 
     def _message(self, result: Labels | Prompt) -> Message:
         if isinstance(result, Prompt):
