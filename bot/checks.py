@@ -159,7 +159,7 @@ async def _slack_bot_token(settings: Settings, session: aiohttp.ClientSession) -
 
 async def _slack_client_credentials(settings: Settings, session: aiohttp.ClientSession) -> Result:
     service = "Slack"
-    basic = aiohttp.BasicAuth(settings.slack_client_id or "", settings.slack_client_secret or "").encode()
+    basic = aiohttp.encode_basic_auth(settings.slack_client_id or "", settings.slack_client_secret or "")
     url = f"{settings.slack_api_url}oauth.v2.access?code=start-up-check"
     answer = await _request(session, "POST", url, {"Authorization": basic})
     if answer.status == 0 or answer.status >= 500:

@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.slack.install import InstallMode, oauth_flow
-from bot.slack.installs import WorkspaceAuthorize, WorkspaceClient, Workspaces
+from bot.slack.installs import AppClient, WorkspaceAuthorize, WorkspaceClient, Workspaces
 from bot.slack.sender import retry_handlers
 from bot.store import Store
 
@@ -25,7 +25,7 @@ def slack_client(
     client_id, client_secret = settings.slack_client_id or "", settings.slack_client_secret or ""
     installs = store.installs(client_id)
     # oauth.v2.access goes with the app's own credentials, no bot token
-    plain = AsyncWebClient(base_url=url, session=session, retry_handlers=retry_handlers())
+    plain = AppClient(base_url=url, session=session, retry_handlers=retry_handlers())
     workspaces = Workspaces(installs, AsyncTokenRotator(client_id=client_id, client_secret=client_secret, client=plain))
     mode = InstallMode(oauth_flow(settings, installs, plain), WorkspaceAuthorize(workspaces), installs)
     return WorkspaceClient(workspaces, base_url=url, session=session, retry_handlers=retry_handlers()), mode

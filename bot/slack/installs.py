@@ -53,11 +53,15 @@ class WorkspaceGone(BotError):
 def encode(installation: Installation) -> str:
     """An installation as JSON (its times as numbers), for the store's opaque ``data``."""
     values = installation.to_dict_for_copying()
-    return json.dumps({k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in values.items()})
+    return json.dumps({k: v.timestamp() if isinstance(v, datetime) else v for k, v in values.items()})
 
 
 def decode(data: str) -> Installation:
-    return Installation(**json.loads(data))
+    values = json.loads(data)
+    for expiry in ("bot_token_expires_at", "user_token_expires_at"):  # slack_sdk takes whole seconds there
+        if values.get(expiry) is not None:
+            values[expiry] = int(values[expiry])
+    return Installation(**values)
 
 
 class StoreInstallations(AsyncInstallationStore):
@@ -213,7 +217,31 @@ class WorkspaceAuthorize(AsyncAuthorize):
         )
 
 
-class WorkspaceClient(AsyncWebClient):
+class AppClient(AsyncWebClient):
+    """A client for calls with the app's client credentials (``oauth.v2.access``): they go as form
+    fields, which Slack accepts like HTTP Basic (slack_sdk builds aiohttp.BasicAuth, deprecated
+    since aiohttp 3.14)."""
+
+    async def api_call(  # type: ignore[override]  # same signature; slack_sdk leaves its dicts untyped
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> AsyncSlackResponse:
+        if auth is not None:
+            data, auth = {**(data or {}), **auth}, None
+        return await super().api_call(
+            api_method, http_verb=http_verb, files=files, data=data, params=params, json=json, headers=headers
+        )
+
+
+class WorkspaceClient(AppClient):
     """A Web API client without a token of its own: each call carries its ``team_id`` argument,
     and goes with that workspace's bot token (``WorkspaceGone`` if the app left it)."""
 
