@@ -29,7 +29,7 @@ async def connect_and_get_labels(world: World, user: str, team: str, mode: str) 
     assert ack.status == 200, ack.body
     await world.slack.wait_for(lambda: any(buttons(m) for m in world.slack.private_to(user, team)))
     await world.arcade.approve(arcade_user(user, team), email=f"{user.lower()}@example.com")
-    await world.slack.wait_for(lambda: private(world, user, team, "Your Gmail labels"), timeout=10)
+    await world.slack.wait_for(lambda: bool(private(world, user, team, "Your Gmail labels")), timeout=10)
 
 
 async def installed_teams(world: World) -> list[str]:
