@@ -23,7 +23,6 @@ import aiohttp
 from aiohttp import web
 from dotenv import find_dotenv, load_dotenv
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import checks, logs, process, verifier
 from bot.arcade import Arcade
@@ -34,11 +33,14 @@ from bot.identity import slack_ids
 from bot.mailbox import Mailbox
 from bot.server import RUNNER_OPTIONS, GuardedSite, build_web_app
 from bot.slack.app import build_app, report_failure
+from bot.slack.clients import slack_client
 from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
 from bot.slack.emails import SlackEmails
 from bot.slack.http import EVENTS_PATH, events_handler
-from bot.slack.sender import Messenger, retry_handlers
+from bot.slack.install import INSTALL_PATH
+from bot.slack.install import add_routes as install_routes
+from bot.slack.sender import Messenger
 from bot.slack.socket import SocketWebClient
 from bot.slack.work import AfterAck
 from bot.store import Store
@@ -57,12 +59,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[i
         gmail = Gmail(settings.gmail_api_url)
         stack.callback(gmail.close)
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        client = AsyncWebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
-            session=session,
-            retry_handlers=retry_handlers(),
-        )
+        client, install = slack_client(settings, store, session)  # install: SLACK_INSTALL=on
         # Who a Slack user is at Arcade: slack:T:U (custom verifier) or their Slack email (Arcade's verifier).
         identity = SlackEmails(client) if settings.user_verifier == "arcade" else slack_ids
         arcade = await stack.enter_async_context(
@@ -94,6 +91,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[i
         app = build_app(
             Deps(client=client, delivery=delivery, store=store, clock=time.time, after_ack=after_ack),
             signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
+            install=install,
         )
 
         handler: AsyncSocketModeHandler | None = None
@@ -116,8 +114,14 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[i
         web_app = build_web_app(health)
         if handler is None:
             web_app.router.add_post(EVENTS_PATH, events_handler(app, settings.slack_signing_secret or ""))
+        if install is not None:
+            install_routes(web_app, install.flow)
+            log.info("install.ready url=%s%s", settings.public_url, INSTALL_PATH)
         if links is not None:
-            custom = verifier.build(settings, arcade=arcade, session=session, client=client, store=store, links=links)
+            installs = install.installs if install is not None else None
+            custom = verifier.build(
+                settings, arcade=arcade, session=session, client=client, store=store, links=links, installs=installs
+            )
             verifier.add_routes(web_app, custom)
             log.info("verifier.ready url=%s%s", settings.public_url, verifier.VERIFY_PATH)
         runner = web.AppRunner(web_app, **RUNNER_OPTIONS)

@@ -4,8 +4,10 @@ Run before the bot reports ``bot.ready`` and by ``python -m bot check``. Each ch
 request and ends in a plain :class:`Result` that names the setting at fault and what to do, so a
 wrong or placeholder credential is caught at start-up, not at the first user's command:
 
-* Slack ``auth.test`` with ``SLACK_BOT_TOKEN``; in Socket Mode one ``apps.connections.open``
-  with ``SLACK_APP_TOKEN`` (the ticket it returns is simply not used);
+* Slack ``auth.test`` with ``SLACK_BOT_TOKEN`` (with ``SLACK_INSTALL=on``, which has no bot token
+  of its own, ``oauth.v2.access`` with the app's client credentials and a code that cannot be
+  valid: Slack answers ``invalid_code`` only when it accepted the credentials); in Socket Mode
+  one ``apps.connections.open`` with ``SLACK_APP_TOKEN`` (the ticket it returns is simply not used);
 * Arcade ``GET /v1/admin/user_connections?limit=1`` with ``ARCADE_API_KEY``;
 * with the custom verifier, Arcade's verifier setting (``GET /v1/admin/settings/session_verification``)
   read back and compared with ``{PUBLIC_URL}/arcade/verify``. A key that may not read it gets a
@@ -81,7 +83,8 @@ async def run(settings: Settings, session: aiohttp.ClientSession, *, verify_url:
 
     ``verify_url`` is where this bot's custom verifier answers (``{PUBLIC_URL}/arcade/verify``).
     """
-    results = [await _slack_bot_token(settings, session)]
+    slack = _slack_client_credentials if settings.slack_install else _slack_bot_token
+    results = [await slack(settings, session)]
     if settings.slack_app_token is not None:
         results.append(await _slack_app_token(settings, session))
     arcade = await _arcade_key(settings, session)
@@ -151,6 +154,26 @@ async def _slack_bot_token(settings: Settings, session: aiohttp.ClientSession) -
         f"Slack refused the bot token ({error})",
         "Copy the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page; "
         "install (or reinstall) the app to the workspace first if there is none.",
+    )
+
+
+async def _slack_client_credentials(settings: Settings, session: aiohttp.ClientSession) -> Result:
+    service = "Slack"
+    basic = aiohttp.encode_basic_auth(settings.slack_client_id or "", settings.slack_client_secret or "")
+    url = f"{settings.slack_api_url}oauth.v2.access?code=start-up-check"
+    answer = await _request(session, "POST", url, {"Authorization": basic})
+    if answer.status == 0 or answer.status >= 500:
+        return _unreachable(service, "SLACK_API_URL", settings.slack_api_url, answer)
+    error = _slack_refused(answer)
+    if error == "invalid_code":
+        return Result(service, "SLACK_CLIENT_SECRET", "pass", "client id and secret accepted (install flow)")
+    setting = "SLACK_CLIENT_ID" if error == "invalid_client_id" else "SLACK_CLIENT_SECRET"
+    return Result(
+        service,
+        setting,
+        "fail",
+        f"Slack refused the app's client credentials ({error})",
+        "Copy the Client ID and Client Secret from your Slack app's Basic Information page.",
     )
 
 

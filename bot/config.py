@@ -73,6 +73,7 @@ class Settings:
     slack_client_id: str | None = None
     slack_client_secret: str | None = field(default=None, repr=False)
     verifier_secret: str | None = field(default=None, repr=False)
+    slack_install: bool = False  # Slack's install flow: one bot for every workspace that installs it
 
     @property
     def socket_mode(self) -> bool:
@@ -118,8 +119,16 @@ class Settings:
                 problems.append(f"{name} must be between {low} and {high}, got {number}")
             return number
 
-        bot_token = text("SLACK_BOT_TOKEN", required=True)
-        if bot_token and not bot_token.startswith("xoxb-"):
+        install_word = (text("SLACK_INSTALL") or "off").lower()
+        if install_word not in ("on", "off"):
+            problems.append(f"SLACK_INSTALL must be 'on' or 'off', got {install_word!r}")
+        install = install_word == "on"
+        bot_token = text("SLACK_BOT_TOKEN", required=not install)
+        if install and bot_token:
+            problems.append(
+                "SLACK_BOT_TOKEN must be unset with SLACK_INSTALL=on (each workspace's token comes from its install)"
+            )
+        elif bot_token and not bot_token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN must be a bot token (starts with xoxb-)")
         app_token = text("SLACK_APP_TOKEN")
         if app_token and not app_token.startswith("xapp-"):
@@ -157,11 +166,17 @@ class Settings:
             "SLACK_CLIENT_SECRET": text("SLACK_CLIENT_SECRET"),
             "VERIFIER_SECRET": text("VERIFIER_SECRET"),
         }
+        if install:
+            problems += [
+                f"{name} is required with SLACK_INSTALL=on (the install pages and Slack's OAuth)"
+                for name, value in verifier_values.items()
+                if value is None and name not in placeholders and name != "VERIFIER_SECRET"
+            ]
         if user_verifier == "custom":
             problems += [
                 f"{name} is required with ARCADE_USER_VERIFIER=custom (the default; 'arcade' is the development mode)"
                 for name, value in verifier_values.items()
-                if value is None and name not in placeholders
+                if value is None and name not in placeholders and not (install and name != "VERIFIER_SECRET")
             ]
         if public_url is not None:
             parts = urlsplit(public_url)
@@ -205,6 +220,7 @@ class Settings:
             slack_client_id=verifier_values["SLACK_CLIENT_ID"],
             slack_client_secret=verifier_values["SLACK_CLIENT_SECRET"],
             verifier_secret=verifier_secret,
+            slack_install=install,
         )
         if problems:
             raise ConfigError(problems)

@@ -219,3 +219,18 @@ def test_service_urls_must_be_https_unless_loopback(name: str) -> None:
     assert [p for p in info.value.problems if p.startswith(f"{name} must use https")]
     for url in ("http://127.0.0.1:9/api/", "http://127.0.0.2:9/", "http://localhost:9/", "http://[::1]:9/"):
         Settings.from_env({**SOCKET, name: url})  # no error
+
+
+def test_the_install_flow_needs_client_credentials_and_no_bot_token() -> None:
+    base = {"ARCADE_API_KEY": "arc-1", "SLACK_SIGNING_SECRET": "s", "ARCADE_USER_VERIFIER": "arcade"}
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**base, "SLACK_INSTALL": "on", "SLACK_BOT_TOKEN": "xoxb-1"})
+    named = sorted(p.split()[0] for p in raised.value.problems)
+    assert named == ["PUBLIC_URL", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"]
+    settings = Settings.from_env(
+        {**base, "SLACK_INSTALL": "on", **{k: VERIFIER[k] for k in VERIFIER if k != "VERIFIER_SECRET"}}
+    )
+    assert settings.slack_install
+    assert settings.slack_bot_token == ""
+    with pytest.raises(ConfigError, match="SLACK_INSTALL must be 'on' or 'off'"):
+        Settings.from_env({**base, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_INSTALL": "yes"})

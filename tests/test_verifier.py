@@ -276,7 +276,7 @@ async def test_an_expired_state_gets_its_page(world: World, tmp_path: Path) -> N
             redirect_uri=redirect_uri,
         )
 
-        async def branding() -> Branding:
+        async def branding(team_id: str | None = None) -> Branding:
             return Branding(workspace="Acme")
 
         links = StartLinks(VERIFIER_SECRET, public_url="https://bot.example.com/prefix", ttl_seconds=600)

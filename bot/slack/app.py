@@ -16,6 +16,7 @@ from bot.errors import BotError
 from bot.slack import listeners
 from bot.slack.delivery import Delivery
 from bot.slack.deps import Deps
+from bot.slack.install import InstallMode, register_uninstall
 from bot.slack.payloads import who_and_where
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ _BOLT_ENV = (
 )
 
 
-def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:
-    """An app for Socket Mode (``signing_secret=None``) or HTTP mode (requests are verified)."""
+def build_app(deps: Deps, *, signing_secret: str | None, install: InstallMode | None = None) -> AsyncApp:
+    """An app for Socket Mode (``signing_secret=None``) or HTTP mode (requests are verified); with
+    ``install`` (``SLACK_INSTALL=on``) for every workspace that installed it, each with its own token."""
+    workspaces: dict[str, Any] = {} if install is None else {"oauth_flow": install.flow, "authorize": install.authorize}
     with _hidden_env(_BOLT_ENV):
         app = AsyncApp(
             client=deps.client,
@@ -47,8 +50,11 @@ def build_app(deps: Deps, *, signing_secret: str | None) -> AsyncApp:
             # deps.after_ack, so no ack waits for Bolt's 10-ms ack polling (bot/work.py).
             process_before_response=True,
             logger=logging.getLogger("slack_bolt"),
+            **workspaces,
         )
     listeners.register(app, deps)
+    if install is not None:
+        register_uninstall(app, install.installs)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:

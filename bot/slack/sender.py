@@ -159,7 +159,7 @@ class Messenger:
         """
         remembered = user in self._dms
         dm = await self._dm(user)
-        if key is not None and check and await self._already_posted(dm, key):
+        if key is not None and check and await self._already_posted(user, dm, key):
             log.info("slack.deduplicated key=%d user=%s", key, user.user_id)
             return
         extra: dict[str, Any] = {}
@@ -168,7 +168,12 @@ class Messenger:
 
         def post(channel: str) -> Awaitable[AsyncSlackResponse]:
             return self._client.chat_postMessage(
-                channel=channel, unfurl_links=False, unfurl_media=False, **message.as_payload(), **extra
+                channel=channel,
+                team_id=user.team_id,  # which workspace's token, with SLACK_INSTALL=on (bot.slack.installs)
+                unfurl_links=False,
+                unfurl_media=False,
+                **message.as_payload(),
+                **extra,
             )
 
         try:
@@ -192,8 +197,10 @@ class Messenger:
     async def publish_home(self, user: SlackUser, view: dict[str, Any]) -> None:
         await self._client.views_publish(user_id=user.user_id, view=view, team_id=user.team_id)
 
-    async def _already_posted(self, dm: str, key: int) -> bool:
-        history = await self._client.conversations_history(channel=dm, limit=20, include_all_metadata=True)
+    async def _already_posted(self, user: SlackUser, dm: str, key: int) -> bool:
+        history = await self._client.conversations_history(
+            channel=dm, limit=20, include_all_metadata=True, team_id=user.team_id
+        )
         for item in history.get("messages") or []:
             metadata = item.get("metadata") or {}
             if (

@@ -11,6 +11,7 @@ Tables:
 * ``seen_events``: Slack event ids already handled, so Slack's retries are not answered twice.
 * ``used_tokens``: ids of single-use tokens already spent (the verifier's signed states), until
   they expire, so neither a restart nor a second process accepts a replay.
+* ``installations`` and ``install_states``: see ``bot.store.installs``.
 * ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
   disconnected, delivery_sent) with times, kept for a configurable number of days.
 
@@ -33,6 +34,7 @@ from bot.errors import StoreUnavailable
 from bot.models import AuditEvent, AuditName, Held, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.store.connect import open_engine
 from bot.store.engine import Engine, Row, Tx
+from bot.store.installs import Installs
 from bot.store.postgres import LOST_CONNECTION
 
 PING_SECONDS = 2.0  # /healthz answers "down" rather than wait out a reconnection
@@ -68,6 +70,10 @@ class Store:
             return await self._db.write(statement)
         except UNREACHABLE as exc:
             raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
+
+    def installs(self, client_id: str) -> Installs:
+        """The app's installations in workspaces (``bot.store.installs``)."""
+        return Installs(self._read, self._write, self._clock, client_id)
 
     async def ping(self) -> bool:
         """True when the database answers a query."""

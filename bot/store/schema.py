@@ -71,6 +71,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_lease ON outbox (lease_until) WHERE sent_at IS NULL;
     CREATE INDEX outbox_owner ON outbox (owner) WHERE sent_at IS NULL;
     """,
+    # version 5: installations of the app (SLACK_INSTALL=on), one per workspace ('' for no
+    # enterprise), and the install flow's single-use states. ``refreshing_until`` is the lease of
+    # the one replica refreshing the bot token (token rotation).
+    """
+    CREATE TABLE installations (
+        client_id TEXT NOT NULL,
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        bot_token TEXT NOT NULL,
+        data TEXT NOT NULL,
+        installed_at REAL NOT NULL,
+        refreshing_until REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (client_id, enterprise_id, team_id)
+    );
+    CREATE TABLE install_states (
+        state TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    );
+    """,
 )
 
 _POSTGRES_SPELLING = (

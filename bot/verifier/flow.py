@@ -71,7 +71,7 @@ class Verifier:
         links: StartLinks,
         store: Store,
         public_url: str,
-        branding: Callable[[], Awaitable[Branding]],
+        branding: Callable[[str | None], Awaitable[Branding]],  # for the flow's workspace, if known
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._arcade = arcade
@@ -120,7 +120,7 @@ class Verifier:
         claims = {"flow": flow_id, "nonce": nonce, "bind": fingerprint(binding), **started.claims()}
         state = self._signer.sign(claims)
         log.info("verify.started flow=%s user=%s", _short(flow_id), started.user.arcade_id)
-        team = (await self._branding()).team_id
+        team = (await self._branding(started.user.team_id)).team_id
         return Redirect(self._signin.authorize_url(state=state, nonce=nonce, team=team), cookie=binding)
 
     async def finish(self, query: Mapping[str, str], cookie: str | None, address: str = "") -> Outcome:
@@ -161,8 +161,8 @@ class Verifier:
 
     async def _refuse(self, who: SlackIdentity, started: Binding, flow_id: str) -> Shown | None:
         """The page for a sign-in that must not reach Arcade: another workspace, or not the link's owner."""
-        served = (await self._branding()).team_id
-        if served is not None and who.team_id != served:
+        served = await self._branding(started.user.team_id)
+        if not served.installed or (served.team_id is not None and who.team_id != served.team_id):
             log.warning("verify.other_workspace flow=%s team=%s", _short(flow_id), who.team_id)
             return await self._show("other_workspace")
         user = SlackUser(who.team_id, who.user_id)
@@ -212,7 +212,7 @@ class Verifier:
         return await self._show("too_many")
 
     async def _show(self, kind: Kind) -> Shown:
-        return Shown(page(kind, await self._branding()), clear_cookie=True)
+        return Shown(page(kind, await self._branding(None)), clear_cookie=True)
 
 
 def _safe_next(uri: str) -> bool:

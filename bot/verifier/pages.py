@@ -50,6 +50,7 @@ class Branding:
     app: str = APP_NAME
     workspace: str | None = None
     team_id: str | None = None  # the bot's workspace, as a hint for Sign in with Slack
+    installed: bool = True  # False: the app is not installed in the flow's workspace (SLACK_INSTALL=on)
 
 
 @dataclass(frozen=True, slots=True)

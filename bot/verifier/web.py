@@ -13,7 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.arcade import Arcade
 from bot.config import Settings
+from bot.slack.installs import decode
 from bot.store import Store
+from bot.store.installs import Installs
 from bot.verifier.flow import CALLBACK_PATH, COOKIE, VERIFY_PATH, Verifier
 from bot.verifier.limits import RateLimit
 from bot.verifier.outcome import HEADERS, Outcome, Redirect, Shown
@@ -36,7 +38,7 @@ class WorkspaceBranding:
         self._timeout = timeout
         self._known: Branding | None = None
 
-    async def __call__(self) -> Branding:
+    async def __call__(self, team_id: str | None = None) -> Branding:
         if self._known is None:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -50,6 +52,21 @@ class WorkspaceBranding:
                 team_id=team_id if isinstance(team_id, str) and team_id else None,
             )
         return self._known
+
+
+class InstalledBranding:
+    """``SLACK_INSTALL=on``: the flow's own workspace, if the app is installed there."""
+
+    def __init__(self, installs: Installs) -> None:
+        self._installs = installs
+
+    async def __call__(self, team_id: str | None = None) -> Branding:
+        if team_id is None:
+            return Branding()
+        row = await self._installs.find(team_id)
+        if row is None:
+            return Branding(installed=False)
+        return Branding(workspace=decode(row.data).team_name or None, team_id=team_id)
 
 
 def start_links(settings: Settings) -> StartLinks:
@@ -69,8 +86,11 @@ def build(
     client: AsyncWebClient,
     store: Store,
     links: StartLinks,
+    installs: Installs | None = None,
 ) -> Verifier:
-    """The verifier for ``ARCADE_USER_VERIFIER=custom`` (``Settings.from_env`` made sure all is set)."""
+    """The verifier for ``ARCADE_USER_VERIFIER=custom`` (``Settings.from_env`` made sure all is set).
+
+    With ``installs`` (``SLACK_INSTALL=on``) it serves the workspaces the app is installed in."""
     public_url, client_id = settings.public_url or "", settings.slack_client_id or ""
     client_secret, secret = settings.slack_client_secret or "", settings.verifier_secret or ""
     signin = SlackSignIn(
@@ -87,7 +107,7 @@ def build(
         links=links,
         store=store,
         public_url=public_url,
-        branding=WorkspaceBranding(client),
+        branding=InstalledBranding(installs) if installs is not None else WorkspaceBranding(client),
     )
 
 

@@ -42,6 +42,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakes.served import Served
+from tests.fakes.slack_install import SlackInstalls
 from tests.fakes.slack_oidc import SlackOidc
 from tests.fakes.slack_socket import SocketModeLink
 from tests.fakes.slack_world import Ack, ApiCall, Args, Channel, SlackWorld, User, _error, _json_or_none
@@ -109,6 +110,7 @@ class FakeSlack(SlackWorld, Served):
         self._echo_tasks: set[asyncio.Task[Ack]] = set()
         self._socket = SocketModeLink(app_id)
         self.oidc = SlackOidc(self)  # Sign in with Slack (slack_oidc)
+        self.installs = SlackInstalls(self)  # the install flow, one token per workspace (slack_install)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._methods["apps.connections.open"] = self._connections_open
@@ -118,6 +120,7 @@ class FakeSlack(SlackWorld, Served):
     async def start(self) -> None:
         app = web.Application()
         self.oidc.mount(app.router)  # before /api/{method}: its two Web API methods authenticate differently
+        self.installs.mount(app.router)  # so does oauth.v2.access
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{kind:commands|actions}/{rest:.+}", self._hook)
         app.router.add_get("/link/", self._socket.handle)
@@ -264,6 +267,19 @@ class FakeSlack(SlackWorld, Served):
             charset="utf-8",
             headers=headers,
         )
+
+    def api(self, method: str, args: Args, token: str | None) -> Args:
+        """A workspace's own token (``slack_install``) is checked against the workspace the call is about."""
+        found = self.installs.team_of(token) if token else None
+        if found is None or method not in self._methods:
+            return super().api(method, args, token)
+        if (error := self.installs.check_workspace(method, args, token or "")) is not None:
+            return _error(error)
+        answer = self._methods[method](args)
+        if method == "auth.test":
+            workspace = self.installs.workspaces[found[0]]
+            answer |= {"team_id": workspace.team_id, "team": workspace.name}
+        return answer
 
     def _connections_open(self, args: Args) -> Args:
         ticket = self._socket.issue_ticket()
