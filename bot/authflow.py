@@ -134,7 +134,7 @@ class AuthFlows:
         """Renew, repair and claim once; returns how many flows and owed answers were taken over."""
         until = self._clock() + self._lease
         try:
-            held = await self._store.renew(self.owner, until)
+            held = await self._store.leases.renew(self.owner, until)
         except Exception as exc:  # noqa: BLE001 - whatever the engine raises: the store is unreachable
             if self._clock() >= self._good_until and self._watching:
                 log.warning("lease.expired owner=%s waiting=%d: stopping every wait", self.owner, self.waiting)
@@ -148,8 +148,8 @@ class AuthFlows:
                 task.cancel()
         idle_flows, idle_owed = set(held.flows - self._watching.keys()), set(held.outbox - self._delivering)
         if idle_flows or idle_owed:
-            self._take(*await self._store.held(self.owner, idle_flows, idle_owed))
-        flows, owed = await self._store.claim(self.owner, until, limit=CLAIM_BATCH)
+            self._take(*await self._store.leases.held(self.owner, idle_flows, idle_owed))
+        flows, owed = await self._store.leases.claim(self.owner, until, limit=CLAIM_BATCH)
         self._take(flows, owed)
         if flows or owed:
             log.info("lease.claimed owner=%s flows=%d answers=%d", self.owner, len(flows), len(owed))
@@ -159,7 +159,7 @@ class AuthFlows:
         """Stop waiting and hand every lease back, so another replica (or the next start) takes over at once."""
         await self._tasks.close()
         try:
-            released = await self._store.release(self.owner)
+            released = await self._store.leases.release(self.owner)
         except Exception as exc:  # noqa: BLE001 - the leases then simply run out
             log.warning("lease.release_failed owner=%s error=%s", self.owner, type(exc).__name__)
         else:

@@ -199,37 +199,37 @@ async def test_leases_are_held_renewed_claimed_when_run_out_and_released(databas
         assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
         # The same authorization again (a second /connect-gmail, on any replica) is not written twice.
         assert not await store.put_pending(flow(ALICE, "ac_1"), owner="r2", lease_until=1030.0)
-        assert await store.claim("r2", 1030.0, limit=10) == ([], [])  # r1's lease still runs
-        held = await store.renew("r1", 1060.0)
+        assert await store.leases.claim("r2", 1030.0, limit=10) == ([], [])  # r1's lease still runs
+        held = await store.leases.renew("r1", 1060.0)
         assert held.flows == {"ac_1"}
         assert held.outbox == set()
 
         now[0] = 1061.0  # r1 stopped renewing: its lease ran out, r2 takes the flow over
-        flows, owed = await store.claim("r2", 1091.0, limit=10)
+        flows, owed = await store.leases.claim("r2", 1091.0, limit=10)
         assert [f.auth_id for f in flows] == ["ac_1"]
         assert owed == []
-        assert (await store.renew("r1", 1100.0)).flows == set()  # r1 no longer holds it
-        assert (await store.renew("r2", 1100.0)).flows == {"ac_1"}
+        assert (await store.leases.renew("r1", 1100.0)).flows == set()  # r1 no longer holds it
+        assert (await store.leases.renew("r2", 1100.0)).flows == {"ac_1"}
 
         item = await store.finish(ALICE, "ac_1", "completed", owner="r2", lease_until=1100.0)
         assert item is not None
-        assert (await store.renew("r2", 1100.0)).outbox == {item.id}
-        assert await store.release("r2") == 1  # a clean stop hands the answer back at once
-        _, owed = await store.claim("r3", 1130.0, limit=10)
+        assert (await store.leases.renew("r2", 1100.0)).outbox == {item.id}
+        assert await store.leases.release("r2") == 1  # a clean stop hands the answer back at once
+        _, owed = await store.leases.claim("r3", 1130.0, limit=10)
         assert [i.id for i in owed] == [item.id]
 
-        await store.postpone(item.id, until=1200.0)  # Slack refused it: nobody takes it before 1200
-        assert await store.claim("r1", 1130.0, limit=10) == ([], [])
+        await store.leases.postpone(item.id, until=1200.0)  # Slack refused it: nobody takes it before 1200
+        assert await store.leases.claim("r1", 1130.0, limit=10) == ([], [])
         now[0] = 1201.0
-        _, owed = await store.claim("r1", 1231.0, limit=10)
+        _, owed = await store.leases.claim("r1", 1231.0, limit=10)
         assert [i.id for i in owed] == [item.id]
         await store.mark_sent(owed[0])
-        assert (await store.renew("r1", 1260.0)).outbox == set()
+        assert (await store.leases.renew("r1", 1260.0)).outbox == set()
 
 
 async def test_a_new_authorization_replaces_the_old_one_and_its_holder(database_url: str) -> None:
     async with Store.open(database_url, clock=lambda: 1000.0) as store:
         assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
         assert await store.put_pending(flow(ALICE, "ac_2"), owner="r2", lease_until=1030.0)
-        assert (await store.renew("r1", 1060.0)).flows == set()  # r1's waiter for ac_1 stops
-        assert (await store.renew("r2", 1060.0)).flows == {"ac_2"}
+        assert (await store.leases.renew("r1", 1060.0)).flows == set()  # r1's waiter for ac_1 stops
+        assert (await store.leases.renew("r2", 1060.0)).flows == {"ac_2"}

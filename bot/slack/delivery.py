@@ -128,7 +128,7 @@ class Delivery:
                 slack_error(exc),
                 delay,
             )
-            await self._store.postpone(item.id, time.time() + delay)
+            await self._store.leases.postpone(item.id, time.time() + delay)
             return
         await self._store.mark_sent(item)
         log.info("delivery.sent id=%d user=%s kind=%s", item.id, item.user.arcade_id, item.kind)

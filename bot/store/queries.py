@@ -15,7 +15,9 @@ Tables:
 * ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
   disconnected, delivery_sent) with times, kept for a configurable number of days.
 
-No token is ever written here: the outbox records *that* labels are owed, not the labels.
+No user's token (Google's, or a Slack user token) is ever written here: the outbox records *that*
+labels are owed, not the labels. Bot tokens of installed workspaces are, in ``installations``: the
+bot needs them to act at all.
 """
 
 from __future__ import annotations
@@ -31,16 +33,16 @@ from typing import TypeVar, cast
 import asyncpg
 
 from bot.errors import StoreUnavailable
-from bot.models import AuditEvent, AuditName, Held, OutboxItem, Outcome, PendingFlow, SlackUser
+from bot.models import AuditEvent, AuditName, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.store.connect import open_engine
 from bot.store.engine import Engine, Row, Tx
 from bot.store.installs import Installs
+from bot.store.leases import Leases
 from bot.store.postgres import LOST_CONNECTION
+from bot.store.rows import OUTBOX_COLUMNS, PENDING_COLUMNS, outbox, pending
 
 PING_SECONDS = 2.0  # /healthz answers "down" rather than wait out a reconnection
 EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
-_PENDING_COLUMNS = "team_id, user_id, auth_id, url, reply, created_at, deadline"
-_OUTBOX_COLUMNS = "id, team_id, user_id, kind, reply, created_at, attempts"
 DATABASE_ERRORS = (sqlite3.Error, asyncpg.PostgresError, *LOST_CONNECTION)
 # The database is down or busy (not a bug in a query): the caller is told StoreUnavailable.
 UNREACHABLE = (sqlite3.OperationalError, *LOST_CONNECTION)
@@ -71,6 +73,11 @@ class Store:
         except UNREACHABLE as exc:
             raise StoreUnavailable(f"database unreachable: {type(exc).__name__}") from exc
 
+    @property
+    def leases(self) -> Leases:
+        """Which replica holds which pending flow and owed answer (``bot.store.leases``)."""
+        return Leases(self._read, self._write, self._clock)
+
     def installs(self, client_id: str) -> Installs:
         """The app's installations in workspaces (``bot.store.installs``)."""
         return Installs(self._read, self._write, self._clock, client_id)
@@ -86,18 +93,18 @@ class Store:
     async def get_pending(self, user: SlackUser) -> PendingFlow | None:
         async def query(tx: Tx) -> PendingFlow | None:
             rows = await tx.fetch(
-                f"SELECT {_PENDING_COLUMNS} FROM pending WHERE team_id = ? AND user_id = ?",  # noqa: S608 - a constant
+                f"SELECT {PENDING_COLUMNS} FROM pending WHERE team_id = ? AND user_id = ?",  # noqa: S608 - a constant
                 user.team_id,
                 user.user_id,
             )
-            return _pending(rows[0]) if rows else None
+            return pending(rows[0]) if rows else None
 
         return await self._read(query)
 
     async def all_pending(self) -> list[PendingFlow]:
         async def query(tx: Tx) -> list[PendingFlow]:
-            rows = await tx.fetch(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY created_at, team_id, user_id")  # noqa: S608
-            return [_pending(row) for row in rows]
+            rows = await tx.fetch(f"SELECT {PENDING_COLUMNS} FROM pending ORDER BY created_at, team_id, user_id")  # noqa: S608
+            return [pending(row) for row in rows]
 
         return await self._read(query)
 
@@ -112,7 +119,7 @@ class Store:
 
         async def statement(tx: Tx) -> bool:
             written = await tx.fetch(
-                f"INSERT INTO pending ({_PENDING_COLUMNS}, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
+                f"INSERT INTO pending ({PENDING_COLUMNS}, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
                 " ON CONFLICT (team_id, user_id) DO UPDATE SET auth_id = excluded.auth_id, url = excluded.url,"
                 " reply = excluded.reply, created_at = excluded.created_at, deadline = excluded.deadline,"
                 " owner = excluded.owner, lease_until = excluded.lease_until"
@@ -171,8 +178,8 @@ class Store:
 
     async def unsent(self) -> list[OutboxItem]:
         async def query(tx: Tx) -> list[OutboxItem]:
-            rows = await tx.fetch(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id")  # noqa: S608
-            return [_outbox(row) for row in rows]
+            rows = await tx.fetch(f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id")  # noqa: S608
+            return [outbox(row) for row in rows]
 
         return await self._read(query)
 
@@ -188,76 +195,6 @@ class Store:
             await _insert_audit(tx, item.user, "delivery_sent", item.kind, now)
 
         await self._write(statement)
-
-    async def postpone(self, item_id: int, until: float) -> None:
-        """Let go of an owed answer that could not be sent; any replica may try it again after ``until``."""
-        await self._write(
-            lambda tx: tx.execute("UPDATE outbox SET owner = NULL, lease_until = ? WHERE id = ?", until, item_id)
-        )
-
-    # -- leases: which replica waits on which flow and delivers which answer ----------------------
-
-    async def renew(self, owner: str, lease_until: float) -> Held:
-        """Extend every lease ``owner`` holds; what it still holds (a row another took is not among them)."""
-
-        async def statement(tx: Tx) -> Held:
-            flows = await tx.fetch(
-                "UPDATE pending SET lease_until = ? WHERE owner = ? RETURNING auth_id", lease_until, owner
-            )
-            owed = await tx.fetch(
-                "UPDATE outbox SET lease_until = ? WHERE owner = ? AND sent_at IS NULL RETURNING id", lease_until, owner
-            )
-            return Held(frozenset(str(r[0]) for r in flows), frozenset(int(r[0]) for r in owed))
-
-        return await self._write(statement)
-
-    async def claim(self, owner: str, lease_until: float, *, limit: int) -> tuple[list[PendingFlow], list[OutboxItem]]:
-        """Take up to ``limit`` flows and owed answers whose leases ran out (a replica died, let go,
-        or an answer's retry time came). The outer ``lease_until < ?`` is checked again on a row
-        another replica claimed meanwhile (PostgreSQL), so a row is never claimed twice."""
-        now = self._clock()
-
-        async def statement(tx: Tx) -> tuple[list[PendingFlow], list[OutboxItem]]:
-            flows = await tx.fetch(
-                "UPDATE pending SET owner = ?, lease_until = ? WHERE lease_until < ? AND (team_id, user_id) IN"  # noqa: S608 - constants only
-                " (SELECT team_id, user_id FROM pending WHERE lease_until < ? ORDER BY lease_until LIMIT ?)"
-                f" RETURNING {_PENDING_COLUMNS}",
-                *(owner, lease_until, now, now, limit),
-            )
-            owed = await tx.fetch(
-                "UPDATE outbox SET owner = ?, lease_until = ? WHERE lease_until < ? AND sent_at IS NULL AND id IN"  # noqa: S608 - constants only
-                " (SELECT id FROM outbox WHERE sent_at IS NULL AND lease_until < ? ORDER BY id LIMIT ?)"
-                f" RETURNING {_OUTBOX_COLUMNS}",
-                *(owner, lease_until, now, now, limit),
-            )
-            return [_pending(row) for row in flows], [_outbox(row) for row in owed]
-
-        return await self._write(statement)
-
-    async def held(
-        self, owner: str, auth_ids: set[str], outbox_ids: set[int]
-    ) -> tuple[list[PendingFlow], list[OutboxItem]]:
-        """The rows behind leases ``owner`` holds but runs nothing for (a waiter that crashed)."""
-
-        async def query(tx: Tx) -> tuple[list[PendingFlow], list[OutboxItem]]:
-            flows = await _owned(tx, f"SELECT {_PENDING_COLUMNS} FROM pending WHERE", "auth_id", owner, auth_ids)  # noqa: S608
-            unsent = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL AND"  # noqa: S608 - a constant
-            owed = await _owned(tx, unsent, "id", owner, outbox_ids)
-            return [_pending(row) for row in flows], [_outbox(row) for row in owed]
-
-        return await self._read(query)
-
-    async def release(self, owner: str) -> int:
-        """Hand back every lease ``owner`` holds, so other replicas take them at once (a clean stop)."""
-
-        async def statement(tx: Tx) -> int:
-            flows = await tx.execute("UPDATE pending SET owner = NULL, lease_until = 0 WHERE owner = ?", owner)
-            owed = await tx.execute(
-                "UPDATE outbox SET owner = NULL, lease_until = 0 WHERE owner = ? AND sent_at IS NULL", owner
-            )
-            return flows + owed
-
-        return await self._write(statement)
 
     async def audit(self, user: SlackUser, event: AuditName, detail: str = "") -> None:
         """Append to the user's audit trail. Never pass tokens or message contents here."""
@@ -336,37 +273,5 @@ async def _insert_audit(tx: Tx, user: SlackUser, event: AuditName, detail: str, 
     )
 
 
-async def _owned(tx: Tx, select: str, key: str, owner: str, keys: set[str] | set[int]) -> list[Row]:
-    """``select`` (ending in ``WHERE`` or ``AND``) restricted to ``owner``'s rows whose ``key`` is among ``keys``."""
-    if not keys:
-        return []
-    marks = ",".join("?" * len(keys))
-    return await tx.fetch(f"{select} owner = ? AND {key} IN ({marks})", owner, *keys)
-
-
-def _outbox(row: Row) -> OutboxItem:
-    item_id, team_id, user_id, kind, reply, created_at, attempts = row
-    return OutboxItem(
-        int(item_id),
-        SlackUser(str(team_id), str(user_id)),
-        cast(Outcome, kind),
-        str(reply),
-        float(created_at),
-        int(attempts),
-    )
-
-
 def _audit_event(row: Row) -> AuditEvent:
     return AuditEvent(cast(AuditName, row[0]), str(row[1]), float(row[2]))
-
-
-def _pending(row: Row) -> PendingFlow:
-    team_id, user_id, auth_id, url, reply, created_at, deadline = row
-    return PendingFlow(
-        user=SlackUser(str(team_id), str(user_id)),
-        auth_id=str(auth_id),
-        url=str(url),
-        reply=str(reply),
-        created_at=float(created_at),
-        deadline=float(deadline),
-    )
