@@ -249,30 +249,10 @@ class WorkspaceClient(AppClient):
         super().__init__(**options)
         self.workspaces = workspaces
 
-    async def api_call(  # type: ignore[override]  # same signature; slack_sdk leaves its dicts untyped
-        self,
-        api_method: str,
-        *,
-        http_verb: str = "POST",
-        files: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-        auth: dict[str, Any] | None = None,
-    ) -> AsyncSlackResponse:
-        args = {**(params or {}), **(data or {}), **(json or {})}
+    async def api_call(self, api_method: str, **options: Any) -> AsyncSlackResponse:
+        args = {**(options.get("params") or {}), **(options.get("data") or {}), **(options.get("json") or {})}
         team = args.get("team_id")
-        if self.token is None and auth is None and "token" not in args and team:
+        if self.token is None and options.get("auth") is None and "token" not in args and team:
             token = await self.workspaces.bot_token(str(team))
-            headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
-        return await super().api_call(
-            api_method,
-            http_verb=http_verb,
-            files=files,
-            data=data,
-            params=params,
-            json=json,
-            headers=headers,
-            auth=auth,
-        )
+            options["headers"] = {**(options.get("headers") or {}), "Authorization": f"Bearer {token}"}
+        return await super().api_call(api_method, **options)
