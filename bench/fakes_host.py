@@ -139,6 +139,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     if args.role == "slack":
         slack = FakeSlack()
+        slack.fresh_connections = True  # spread over workers sharing a port, as Slack's many senders are
+        slack.spread_socket_envelopes()  # over every Socket Mode connection in turn, as Slack does
         await slack.start()
         slack.set_latency(args.latency)
         control.add_routes(slack_routes(slack))
@@ -149,6 +151,7 @@ async def serve(args: argparse.Namespace) -> None:
         arcade = FakeArcade()
         await arcade.start()
         arcade.set_latency(None, args.arcade_latency)
+        arcade.verifier_url = args.verifier_url or None  # as a deployer sets it: the bot's start-up checks ask
         gmail = FakeGmail(token_owner=arcade.owner_of)
         await gmail.start()
         gmail.set_latency(args.gmail_latency)
@@ -172,6 +175,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="slack: seconds added to every call")
     parser.add_argument("--arcade-latency", type=float, default=0.0)
     parser.add_argument("--gmail-latency", type=float, default=0.0)
+    parser.add_argument("--verifier-url", default="", help="arcade: the custom user verifier URL it is set to")
     parser.add_argument("--uvloop", action="store_true", help="run the fakes on uvloop (if installed)")
     args = parser.parse_args()
     if args.uvloop:

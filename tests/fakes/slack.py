@@ -102,6 +102,9 @@ class FakeSlack(SlackWorld, Served):
         self.api_url = ""
         self.app_url: str | None = None
         self.ack_timeout = 3.0  # Slack's deadline for an ack
+        # A new connection for every request to the app, as from Slack's many senders (set before
+        # start): replicas sharing one port (SO_REUSEPORT) then get the requests spread over them.
+        self.fresh_connections = False
         self._faults = _Faults()
         self._release = asyncio.Event()  # set to let every held request go at once
         self.held: list[tuple[str, str, Args]] = []  # ("before" | "after", method, args) of each held request
@@ -130,7 +133,8 @@ class FakeSlack(SlackWorld, Served):
         self.api_url = f"{self.base_url}api/"
         # No cap on connections to the app, like Slack's many senders: a burst of commands would
         # otherwise queue inside the fake (aiohttp's default is 100) and inflate the acks it times.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        connector = aiohttp.TCPConnector(limit=0, force_close=self.fresh_connections)
+        self._session = aiohttp.ClientSession(connector=connector)
 
     async def stop(self) -> None:
         self.release_delays()
