@@ -29,6 +29,7 @@ from tests.fakes.slack import FakeSlack
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 LAG_TICK = 0.01
+SENDERS = 32  # loopback addresses the fake Slack posts from: 32 x the bot's 256 connections per address
 
 
 class LagMonitor:
@@ -85,7 +86,8 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
         via: dict[str, int] = {}
         for u in delivered:
             via[seen.delivered_via[u]] = via.get(seen.delivered_via[u], 0) + 1
-        return web.json_response({"prompted": prompted, "delivered": delivered, "via": via})
+        twice = [u for u in users if seen.answers.get(u, 0) > 1]
+        return web.json_response({"prompted": prompted, "delivered": delivered, "via": via, "twice": twice})
 
     async def socket(_: web.Request) -> web.Response:
         return web.json_response({"connected": slack.socket_connected, "connections": slack.socket_connections})
@@ -100,7 +102,12 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
 def arcade_routes(arcade: FakeArcade) -> list[web.RouteDef]:
     async def state(_: web.Request) -> web.Response:
         return web.json_response(
-            {"pending": timing.pending(arcade), "inflight": arcade.inflight, "calls": len(arcade.calls)}
+            {
+                "pending": timing.pending(arcade),
+                "inflight": arcade.inflight,
+                "calls": len(arcade.calls),
+                "double_polls": len(arcade.double_polls),  # a status call begun while another for it was open
+            }
         )
 
     async def approve(request: web.Request) -> web.Response:
@@ -139,7 +146,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     if args.role == "slack":
         slack = FakeSlack()
-        slack.fresh_connections = True  # spread over workers sharing a port, as Slack's many senders are
+        slack.senders = SENDERS  # a connection per command from many addresses, as Slack's senders
         slack.spread_socket_envelopes()  # over every Socket Mode connection in turn, as Slack does
         await slack.start()
         slack.set_latency(args.latency)

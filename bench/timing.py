@@ -38,6 +38,7 @@ class Deliveries:
         self.prompted_at: dict[str, float] = {}
         self.delivered_at: dict[str, float] = {}
         self.delivered_via: dict[str, str] = {}
+        self.answers: dict[str, int] = {}  # messages listing labels, per user: above 1 is an answer twice
 
     def __call__(self, via: str, record: dict[str, Any]) -> None:
         if via not in PRIVATE_ROUTES:
@@ -45,9 +46,10 @@ class Deliveries:
         now, user, raw = time.monotonic(), str(record.get("user", "")), json.dumps(record)
         if any(marker in raw for marker in PROMPT_MARKERS):
             self.prompted_at.setdefault(user, now)
-        if LABEL_MARKER in raw and user not in self.delivered_at:
-            self.delivered_at[user] = now
-            self.delivered_via[user] = via
+        if LABEL_MARKER in raw:
+            self.answers[user] = self.answers.get(user, 0) + 1
+            self.delivered_at.setdefault(user, now)
+            self.delivered_via.setdefault(user, via)
 
 
 async def approve(arcade: FakeArcade, users: list[str], slots: list[float]) -> dict[str, float]:
