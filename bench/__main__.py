@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -116,8 +117,10 @@ async def main_async(args: argparse.Namespace) -> int:
         run_logs = log_dir / cfg.name
         run_logs.mkdir()
         try:
+            load_before = os.getloadavg()[0]  # another job on the machine shows here
             async with Run(cfg, run_logs) as run:
                 doc["runs"].append(await run.execute(profile_dir))
+            doc["runs"][-1]["load_1min"] = [load_before, os.getloadavg()[0]]
         except Exception as exc:  # one broken run must not lose the others
             print(f"  FAILED: {exc!r} (logs in {run_logs})", flush=True)
             doc["runs"].append({"impl": cfg.impl, "mode": cfg.mode, "latency": cfg.latency, "error": repr(exc)})

@@ -145,6 +145,7 @@ class Run(Harness):
             "gave_up_after_s": None if done else round(finished - first, 1),
             "gave_up_because": reason,
             "via": progress["via"],
+            "answered_twice": len(progress.get("twice", [])),
             "cpu_ms_per_flow": round((after["target"] - before["target"]) * 1000 / len(latencies), 3)
             if latencies
             else None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -115,7 +116,9 @@ async def main_async(args: argparse.Namespace) -> int:
     for lease in args.leases:
         print(f"takeover: LEASE_SECONDS={lease}, {args.waiting:,} waiting per replica, {args.database}", flush=True)
         (log_dir / str(lease)).mkdir()
+        load_before = os.getloadavg()[0]  # another job on the machine shows here
         results.append(await takeover(args, lease, log_dir / str(lease)))
+        results[-1]["load_1min"] = [load_before, os.getloadavg()[0]]
         print(row(results[-1]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{stamp}-takeover.json"
