@@ -14,15 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import procs, report
+from bench.database import ENGINES, default_server
 from bench.harness import LATENCIES, RunConfig
 from bench.profile import hotspots, hotspots_text, profile_bot
 from bench.scenarios import Run
@@ -53,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=float, default=60.0, help="seconds before a phase is reported as not finished")
     p.add_argument("--stall", type=float, default=10.0, help="seconds without progress before a phase is given up")
     p.add_argument("--profile-size", type=int, default=1000, help="waiting users in the py-spy rounds (0: off)")
+    p.add_argument("--workers", type=_ints, default=(1,), help="the bot's WORKERS, one bot run per value: 1,2")
+    p.add_argument("--databases", type=_names, default=("sqlite",), help="the bot's store: " + ",".join(ENGINES))
+    p.add_argument("--postgres-url", default=default_server(), help="server for postgresql runs (TEST_DATABASE_URL)")
+    p.add_argument("--window-size", type=int, default=0, help="users waiting through the window (0: max of --sizes)")
     p.add_argument("--no-uvloop", dest="uvloop", action="store_false", help="run the fakes on asyncio's own loop")
     args = p.parse_args(argv)
     if args.quick:
@@ -67,10 +74,13 @@ def plan(args: argparse.Namespace) -> list[RunConfig]:
         sizes = args.sizes if latency == "zero" else args.realistic_sizes
         ack_sizes = tuple(n for n in args.ack_sizes if n <= max(sizes))
         for index, mode in enumerate(args.modes):
-            for impl in args.impls:
-                window = args.window if latency == "zero" and index == 0 else 0.0
-                cfg = RunConfig(impl, mode, latency, ack_sizes, sizes, window, args.limit, args.uvloop, args.stall)
-                configs.append(cfg)
+            window = args.window if latency == "zero" and index == 0 else 0.0
+            base = RunConfig("bot", mode, latency, ack_sizes, sizes, window, args.limit, args.uvloop, args.stall)
+            base = replace(base, postgres_url=args.postgres_url, window_size=args.window_size)
+            if "bot" in args.impls:
+                configs += [replace(base, workers=w, database=d) for d in args.databases for w in args.workers]
+            if "baseline" in args.impls:
+                configs.append(replace(base, impl="baseline"))
     return configs
 
 
@@ -103,15 +113,18 @@ async def main_async(args: argparse.Namespace) -> int:
     }
     print(f"machine: {json.dumps(doc['machine'])}\nlogs: {log_dir}", flush=True)
     for cfg in plan(args):
-        print(f"run {cfg.impl} {cfg.mode} {cfg.latency} sizes={cfg.sizes} window={cfg.window:g}s", flush=True)
-        run_logs = log_dir / f"{cfg.impl}-{cfg.mode}-{cfg.latency}"
+        print(f"run {cfg.name} sizes={cfg.sizes} window={cfg.window:g}s", flush=True)
+        run_logs = log_dir / cfg.name
         run_logs.mkdir()
         try:
+            load_before = os.getloadavg()[0]  # another job on the machine shows here
             async with Run(cfg, run_logs) as run:
                 doc["runs"].append(await run.execute(profile_dir))
+            doc["runs"][-1]["load_1min"] = [load_before, os.getloadavg()[0]]
         except Exception as exc:  # one broken run must not lose the others
             print(f"  FAILED: {exc!r} (logs in {run_logs})", flush=True)
             doc["runs"].append({"impl": cfg.impl, "mode": cfg.mode, "latency": cfg.latency, "error": repr(exc)})
+            doc["runs"][-1] |= {"workers": cfg.workers, "database": cfg.database} if cfg.impl == "bot" else {}
     profiles: dict[str, Any] = {}
     for entry in doc["runs"]:
         waiting = entry.get("window", {}).get("profile", {})
@@ -121,6 +134,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if args.profile_size and "bot" in args.impls:
         print(f"profiling the bot: {args.profile_size:,} commands, then {args.profile_size:,} approvals", flush=True)
         cfg = RunConfig("bot", "http", "zero", (), (args.profile_size,), 0.0, args.limit, args.uvloop, args.stall)
+        cfg = replace(cfg, workers=1)  # py-spy follows one process
         (log_dir / "profile").mkdir()
         profiles |= await profile_bot(cfg, log_dir / "profile", profile_dir, args.profile_size)
     doc["profile"] = profiles
@@ -130,6 +144,7 @@ async def main_async(args: argparse.Namespace) -> int:
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(doc, indent=2))
     print(report.table(runs))
+    print(report.workers_table(runs))
     print("\n**Targets (zero-latency fakes)**\n")
     print(report.targets_table(doc["targets"]))
     for name, entry in profiles.items():

@@ -29,6 +29,7 @@ from tests.fakes.slack import FakeSlack
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 LAG_TICK = 0.01
+SENDERS = 32  # loopback addresses the fake Slack posts from: 32 x the bot's 256 connections per address
 
 
 class LagMonitor:
@@ -85,7 +86,8 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
         via: dict[str, int] = {}
         for u in delivered:
             via[seen.delivered_via[u]] = via.get(seen.delivered_via[u], 0) + 1
-        return web.json_response({"prompted": prompted, "delivered": delivered, "via": via})
+        twice = [u for u in users if seen.answers.get(u, 0) > 1]
+        return web.json_response({"prompted": prompted, "delivered": delivered, "via": via, "twice": twice})
 
     async def socket(_: web.Request) -> web.Response:
         return web.json_response({"connected": slack.socket_connected, "connections": slack.socket_connections})
@@ -100,7 +102,12 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
 def arcade_routes(arcade: FakeArcade) -> list[web.RouteDef]:
     async def state(_: web.Request) -> web.Response:
         return web.json_response(
-            {"pending": timing.pending(arcade), "inflight": arcade.inflight, "calls": len(arcade.calls)}
+            {
+                "pending": timing.pending(arcade),
+                "inflight": arcade.inflight,
+                "calls": len(arcade.calls),
+                "double_polls": len(arcade.double_polls),  # a status call begun while another for it was open
+            }
         )
 
     async def approve(request: web.Request) -> web.Response:
@@ -139,6 +146,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     if args.role == "slack":
         slack = FakeSlack()
+        slack.senders = SENDERS  # a connection per command from many addresses, as Slack's senders
+        slack.spread_socket_envelopes()  # over every Socket Mode connection in turn, as Slack does
         await slack.start()
         slack.set_latency(args.latency)
         control.add_routes(slack_routes(slack))
@@ -149,6 +158,7 @@ async def serve(args: argparse.Namespace) -> None:
         arcade = FakeArcade()
         await arcade.start()
         arcade.set_latency(None, args.arcade_latency)
+        arcade.verifier_url = args.verifier_url or None  # as a deployer sets it: the bot's start-up checks ask
         gmail = FakeGmail(token_owner=arcade.owner_of)
         await gmail.start()
         gmail.set_latency(args.gmail_latency)
@@ -172,6 +182,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="slack: seconds added to every call")
     parser.add_argument("--arcade-latency", type=float, default=0.0)
     parser.add_argument("--gmail-latency", type=float, default=0.0)
+    parser.add_argument("--verifier-url", default="", help="arcade: the custom user verifier URL it is set to")
     parser.add_argument("--uvloop", action="store_true", help="run the fakes on uvloop (if installed)")
     args = parser.parse_args()
     if args.uvloop:

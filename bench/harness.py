@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 import tempfile
@@ -15,7 +16,9 @@ from typing import Any, Self
 import aiohttp
 
 from bench import procs
+from bench.database import database
 from bench.stats import summary
+from bot.verifier import VERIFY_PATH
 
 LATENCIES: dict[str, dict[str, float]] = {
     "zero": {"slack": 0.0, "arcade": 0.0, "gmail": 0.0},
@@ -23,6 +26,7 @@ LATENCIES: dict[str, dict[str, float]] = {
 }
 AUTH_TIMEOUT = 3600  # longer than any run: nobody's link expires during the bench
 READY_TIMEOUT = 60.0
+PUBLIC_URL = "http://127.0.0.1"  # the bot's, not exercised (so not its unknown port); Arcade's verifier points there
 READY_LINE = re.compile(r"\.ready\b.*? web=\S+:(\d+)")  # bot.ready / baseline.ready name the port they bound
 
 
@@ -37,6 +41,16 @@ class RunConfig:
     limit: float  # the longest any one phase may take
     uvloop: bool  # run the fakes on uvloop
     stall: float = 10.0  # give up on a phase after this long without progress
+    workers: int = 1  # the bot's WORKERS: above 1, a supervisor whose children are the workers
+    database: str = "sqlite"  # "sqlite" (a file in a temp dir) | "postgresql" (a fresh database on postgres_url)
+    postgres_url: str = ""  # the server PostgreSQL runs create their database on
+    window_size: int = 0  # fresh users waiting through the window (0: max(sizes))
+
+    @property
+    def name(self) -> str:
+        """``bot-http-zero``, and the workers and engine when they are not the default."""
+        extra = f"-{self.workers}w-{self.database}" if self.impl == "bot" else ""
+        return f"{self.impl}-{self.mode}-{self.latency}{extra}"
 
 
 class Harness:
@@ -52,12 +66,19 @@ class Harness:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         self._batch = 0
         self._db_dir = tempfile.TemporaryDirectory(prefix="bench-db-")
+        self._stack = contextlib.AsyncExitStack()
+        self.database_url = ""
 
     async def __aenter__(self) -> Self:
+        where = Path(self._db_dir.name)
+        self.database_url = await self._stack.enter_async_context(
+            database(self.cfg.database, where, self.cfg.postgres_url)
+        )
         lat = LATENCIES[self.cfg.latency]
         extra = ["--uvloop"] if self.cfg.uvloop else []
         self.slack = await procs.spawn_fakes("slack", ["--latency", str(lat["slack"]), *extra], self.log_dir)
         arcade_args = ["--arcade-latency", str(lat["arcade"]), "--gmail-latency", str(lat["gmail"]), *extra]
+        arcade_args += ["--verifier-url", f"{PUBLIC_URL}{VERIFY_PATH}"]
         self.arcade = await procs.spawn_fakes("arcade", arcade_args, self.log_dir)
         return self
 
@@ -68,6 +89,7 @@ class Harness:
             if child is not None:
                 await child.stop()
         await self.session.close()
+        await self._stack.aclose()
         self._db_dir.cleanup()
 
     async def ctl(self, host: procs.Child | None, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -93,7 +115,7 @@ class Harness:
             "ARCADE_API_KEY": a["api_key"],
             "ARCADE_BASE_URL": a["arcade_url"],
             "GMAIL_API_URL": a["gmail_url"],
-            "DATABASE_URL": f"sqlite:///{self._db_dir.name}/bot.db",
+            "DATABASE_URL": self.database_url,
             "HOST": "127.0.0.1",
             "PORT": "0",
             "AUTH_TIMEOUT_SECONDS": str(AUTH_TIMEOUT),
@@ -103,8 +125,9 @@ class Harness:
             # The bot's default (custom) user verifier, configured but not exercised: the fake Arcade
             # has no verifier stage, so an approval flips the flow to completed directly.
             env |= {
+                "WORKERS": str(self.cfg.workers),
                 "ARCADE_USER_VERIFIER": "custom",
-                "PUBLIC_URL": "http://127.0.0.1",  # not exercised, so not the bot's (unknown) port
+                "PUBLIC_URL": PUBLIC_URL,
                 "SLACK_CLIENT_ID": "1111111111.2222222222",
                 "SLACK_CLIENT_SECRET": "bench-client-secret",
                 "VERIFIER_SECRET": "bench-verifier-secret-0123456789abcdef",
@@ -116,10 +139,25 @@ class Harness:
         self._batch += 1
         return [f"U{self._batch:02d}{i:07d}" for i in range(count)]
 
+    def target_pids(self) -> list[int]:
+        """The processes doing the work: a supervisor's workers (``WORKERS`` > 1), else the process itself."""
+        assert self.target is not None
+        if self.cfg.impl == "bot" and self.cfg.workers > 1:
+            return procs.children(self.target.pid)
+        return [self.target.pid]
+
+    def target_cpu(self) -> float:
+        """CPU seconds so far, summed over the implementation's working processes."""
+        return procs.total(procs.cpu_seconds, self.target_pids())
+
+    def target_rss_kb(self) -> int:
+        """VmRSS summed over the implementation's working processes."""
+        return int(procs.total(procs.rss_kb, self.target_pids()))
+
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of the implementation and of each fake host."""
-        children = {"target": self.target, "fakes_slack": self.slack, "fakes_arcade": self.arcade}
-        return {name: procs.cpu_seconds(c.pid) for name, c in children.items() if c is not None}
+        fakes = {"fakes_slack": self.slack, "fakes_arcade": self.arcade}
+        return {"target": self.target_cpu()} | {name: procs.cpu_seconds(c.pid) for name, c in fakes.items() if c}
 
     async def lag_p99_ms(self, since: float, until: float) -> float | None:
         """p99 event-loop lag of the fake Slack (the fake that times acks) over an interval."""
@@ -127,32 +165,37 @@ class Harness:
         p99 = summary(lags)["p99_ms"]
         return None if p99 is None else float(p99)
 
+    def spawn_target(self, name: str, extra: dict[str, str] | None = None) -> procs.Child:
+        """Spawn the implementation (``python -m bot`` or the baseline) with ``extra`` on top of ``env()``."""
+        module = "bot" if self.cfg.impl == "bot" else "bench.baseline"
+        return procs.spawn(name, [sys.executable, "-m", module], self.env() | (extra or {}), self.log_dir)
+
     async def start_target(self) -> dict[str, Any]:
         """Spawn the implementation; time from spawn to ready (/healthz answers, or socket connected)."""
-        module = "bot" if self.cfg.impl == "bot" else "bench.baseline"
-        spawned = time.monotonic()
-        self.target = procs.spawn(self.cfg.impl, [sys.executable, "-m", module], self.env(), self.log_dir)
-        while not await self._ready():
-            if not self.target.alive():
-                raise RuntimeError(f"{self.cfg.impl} exited at start-up:\n{self.target.log_tail()}")
-            if time.monotonic() - spawned > READY_TIMEOUT:
-                raise RuntimeError(f"{self.cfg.impl} not ready after {READY_TIMEOUT:g} s:\n{self.target.log_tail()}")
-            await asyncio.sleep(0.01)
-        startup = time.monotonic() - spawned
+        self.target = self.spawn_target(self.cfg.impl)
+        self.port = await self.wait_ready(self.target, self.cfg.workers if self.cfg.impl == "bot" else 1)
+        startup = time.monotonic() - self.target.spawned_at
         await asyncio.sleep(2.0)  # let start-up work settle before reading idle memory
-        return {"startup_s": round(startup, 3), "idle_rss_kb": procs.rss_kb(self.target.pid)}
+        return {"startup_s": round(startup, 3), "idle_rss_kb": self.target_rss_kb()}
 
-    async def _ready(self) -> bool:
+    async def wait_ready(self, child: procs.Child, processes: int = 1) -> int:
+        """Wait until ``processes`` of ``child`` reported ready (and, in Socket Mode, connected); its port."""
+        while not await self._ready(child, processes):
+            if not child.alive():
+                raise RuntimeError(f"{child.name} exited at start-up:\n{child.log_tail()}")
+            if time.monotonic() - child.spawned_at > READY_TIMEOUT:
+                raise RuntimeError(f"{child.name} not ready after {READY_TIMEOUT:g} s:\n{child.log_tail()}")
+            await asyncio.sleep(0.01)
+        return int(READY_LINE.findall(child.log_path.read_text(errors="replace"))[-1])
+
+    async def _ready(self, child: procs.Child, processes: int) -> bool:
+        bound = READY_LINE.findall(child.log_path.read_text(errors="replace"))
+        if len(bound) < processes:
+            return False
         if self.cfg.mode == "socket":
-            return bool((await self.ctl(self.slack, "/ctl/socket"))["connected"])
-        if not self.port:
-            assert self.target is not None
-            bound = READY_LINE.findall(self.target.log_path.read_text(errors="replace"))
-            if not bound:
-                return False
-            self.port = int(bound[-1])
+            return int((await self.ctl(self.slack, "/ctl/socket"))["connections"]) >= processes
         try:
-            async with self.session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+            async with self.session.get(f"http://127.0.0.1:{bound[-1]}/healthz") as response:
                 return response.status == 200
         except aiohttp.ClientError:
             return False

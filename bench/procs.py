@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -21,7 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WANTED_NOFILE = 65_536
 # Configuration the children get only from the bench, never from the bench's own environment.
-OWN_PREFIXES = ("SLACK_", "ARCADE_", "GMAIL_", "DATABASE_", "PUBLIC_", "VERIFIER_", "AUTH_", "HOST", "PORT")
+OWN_PREFIXES = (
+    "SLACK_",
+    "ARCADE_",
+    "GMAIL_",
+    "DATABASE_",
+    "PUBLIC_",
+    "VERIFIER_",
+    "AUTH_",
+    "HOST",
+    "PORT",
+    "WORKERS",
+    "LEASE_",
+)
 
 
 def raise_nofile() -> int:
@@ -53,6 +66,24 @@ def cpu_seconds(pid: int) -> float:
 
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (the workers of a ``WORKERS=N`` supervisor), from /proc."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return sorted(set(found))
+
+
+def total(read: Callable[[int], float], pids: list[int]) -> float:
+    """``read`` summed over ``pids``, skipping any that exited meanwhile."""
+    values = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            values.append(read(pid))
+    return sum(values)
 
 
 def machine() -> dict[str, Any]:

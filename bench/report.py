@@ -92,7 +92,8 @@ def _rows(bot: Result | None, base: Result | None) -> list[Row]:
     rows += [latency(f"approval->labels p50 / p99 (ms), {n:,} waiting", "approval", str(n)) for n in sizes]
     window = _get(bot, "window", "seconds") or _get(base, "window", "seconds")
     if window:
-        label = f"approval->labels p50 / p99 (ms), {sizes[-1]:,} waiting for {window:g} s (59-s polls renewing)"
+        waiting = _get(bot, "window", "pending") or _get(base, "window", "pending") or 0
+        label = f"approval->labels p50 / p99 (ms), {waiting:,} waiting for {window:g} s (59-s polls renewing)"
         rows.append(latency(label, "approval_after_window"))
     for n in sizes:
         rows.append(
@@ -104,6 +105,8 @@ def _rows(bot: Result | None, base: Result | None) -> list[Row]:
     rows.append(value("threads then", _getter("memory", "threads"), 0))
     if window:
         rows.append(value("pending during the window", lambda r: _get(r, "window", "pending"), 0))
+        rows.append(value("RSS then (MB)", lambda r: mb(_get(r, "window", "memory", "rss_kb"))))
+        rows.append(value("RSS per pending authorization then (KB)", _getter("window", "memory", "per_pending_kb")))
         rows.append(value("Arcade requests / pending / minute", lambda r: _get(r, "window", "per_pending_per_min"), 3))
         rows.append(value("long-polls open at the end of the window", _getter("window", "long_polls_open_at_end"), 0))
         rows.append(value("CPU while waiting (% of a core)", lambda r: _get(r, "window", "target_cpu_pct")))
@@ -118,15 +121,58 @@ def _rows(bot: Result | None, base: Result | None) -> list[Row]:
     return rows
 
 
+def _setup(run: Result) -> str:
+    """``1 worker, sqlite`` for a bot run (empty for the baseline)."""
+    if "workers" not in run:
+        return ""
+    return f"{run['workers']} worker{'s' if run['workers'] > 1 else ''}, {run['database']}"
+
+
 def table(results: list[Result]) -> str:
-    """One Markdown table per (latency, mode): bot, baseline, bot/baseline (p99 for latencies)."""
+    """One Markdown table per bot run (and latency, mode): bot, baseline, bot/baseline (p99 for latencies)."""
     out: list[str] = []
     keys = sorted({(r["latency"], r["mode"]) for r in results}, key=lambda k: (k[0] != "zero", k[1] != "http"))
     for latency, mode in keys:
-        picked = {r["impl"]: r for r in results if (r["latency"], r["mode"]) == (latency, mode)}
-        out += [f"\n**{mode} mode, {latency}-latency fakes**\n", "| metric | bot | baseline | bot/baseline |"]
-        out.append("|---|---|---|---|")
-        out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(picked.get("bot"), picked.get("baseline"))]
+        runs = [r for r in results if (r["latency"], r["mode"]) == (latency, mode)]
+        base = next((r for r in runs if r["impl"] == "baseline"), None)
+        bots: list[Result | None] = [r for r in runs if r["impl"] == "bot"]
+        for bot in bots or [None]:
+            setup = f", bot on {_setup(bot)}" if bot else ""
+            out += [
+                f"\n**{mode} mode, {latency}-latency fakes{setup}**\n",
+                "| metric | bot | baseline | bot/baseline |",
+            ]
+            out.append("|---|---|---|---|")
+            out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(bot, base)]
+    return "\n".join(out)
+
+
+def workers_table(results: list[Result]) -> str:
+    """The approval burst per worker count, side by side with one worker: what more cores buy."""
+    bots = [r for r in results if r["impl"] == "bot"]
+    if len({r["workers"] for r in bots}) < 2:
+        return ""
+    out = ["\n**Workers: approval burst, zero-latency fakes**\n"]
+    out += [
+        "| mode, store | waiting | workers | approval->labels p50 / p99 (ms) | p99 vs 1 worker | CPU per flow (ms) "
+        "| waits per worker |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups = sorted({(r["latency"], r["mode"], r["database"]) for r in bots})
+    for latency, mode, engine in groups:
+        runs = sorted(
+            (r for r in bots if (r["latency"], r["mode"], r["database"]) == (latency, mode, engine)),
+            key=lambda r: int(r["workers"]),
+        )
+        sizes = sorted({int(k) for r in runs for k in r.get("approval", {})})
+        for n in sizes:
+            first = p99_or_bound(_get(runs[0], "approval", str(n)))
+            for run in runs:
+                entry = _get(run, "approval", str(n))
+                split = " / ".join(f"{c:,}" for c in _get(entry, "settled", "per_worker") or [])
+                cells = [f"{mode}, {engine}", f"{n:,}", str(run["workers"]), latency_cell(entry)]
+                cells += [ratio(p99_or_bound(entry), first), _fmt(_get(entry, "cpu_ms_per_flow"), 2), split]
+                out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -134,8 +180,10 @@ def targets(results: list[Result]) -> list[Result]:
     """The issue's targets, checked on the zero-latency runs, per mode."""
     checks: list[Result] = []
     for bot in (r for r in results if r["impl"] == "bot" and r["latency"] == "zero"):
-        mode = bot["mode"]
-        base = next((r for r in results if (r["impl"], r["latency"], r["mode"]) == ("baseline", "zero", mode)), None)
+        mode = bot["mode"] + (f" ({_setup(bot)})" if _setup(bot) != "1 worker, sqlite" else "")
+        base = next(
+            (r for r in results if (r["impl"], r["latency"], r["mode"]) == ("baseline", "zero", bot["mode"])), None
+        )
 
         def add(name: str, value: float | None, limit: float, *, at_least: bool = False, mode: str = mode) -> None:
             met = None if value is None else (value >= limit if at_least else value <= limit)
@@ -151,7 +199,15 @@ def targets(results: list[Result]) -> list[Result]:
             _get(bot, "memory", "per_pending_kb") if at_5000 else None,
             30,
         )
-        add("idle RSS <= 120 MB", bot["idle_rss_kb"] / 1024, 120)
+        waited = _get(bot, "window", "memory", "pending") or 0
+        if waited > (_get(bot, "memory", "pending") or 0):
+            add(
+                f"RSS per pending authorization <= 30 KB, {waited:,} waiting",
+                _get(bot, "window", "memory", "per_pending_kb"),
+                30,
+            )
+        workers = int(bot.get("workers", 1))
+        add(f"idle RSS <= 120 MB{' per worker' if workers > 1 else ''}", bot["idle_rss_kb"] / 1024 / workers, 120)
         if "window" in bot:
             window = bot["window"]
             long_enough = window["seconds"] >= 59  # shorter windows may see no renewal at all

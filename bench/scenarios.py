@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
+from bench.database import owners
 from bench.harness import Harness, busiest_fake
 from bench.stats import summary
 
@@ -47,10 +48,6 @@ class Stall:
 
 
 class Run(Harness):
-    def target_cpu(self) -> float:
-        assert self.target is not None
-        return procs.cpu_seconds(self.target.pid)
-
     async def quiesce(self, limit: float = 90.0) -> float:
         """Wait until the implementation is idle (less than 10% of a core over 1 s); returns the wait."""
         started = time.monotonic()
@@ -108,7 +105,10 @@ class Run(Harness):
             elif time.monotonic() - stable_since >= 1.0 or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
-        return {"prompted": prompted, "pending": state["pending"], "long_polls_open": state["inflight"]}
+        settled = {"prompted": prompted, "pending": state["pending"], "long_polls_open": state["inflight"]}
+        if self.cfg.impl == "bot":  # how the waits are spread over the workers (lease owners in the store)
+            settled["per_worker"] = sorted((await owners(self.database_url)).values(), reverse=True)
+        return settled
 
     async def approve(self, users: list[str]) -> dict[str, Any]:
         """All ``users`` approve within one second; approval -> labels delivered, per user."""
@@ -145,6 +145,7 @@ class Run(Harness):
             "gave_up_after_s": None if done else round(finished - first, 1),
             "gave_up_because": reason,
             "via": progress["via"],
+            "answered_twice": len(progress.get("twice", [])),
             "cpu_ms_per_flow": round((after["target"] - before["target"]) * 1000 / len(latencies), 3)
             if latencies
             else None,
@@ -155,15 +156,14 @@ class Run(Harness):
     async def window(self, seconds: float, profile_to: Path | None) -> dict[str, Any]:
         """Arcade requests per pending authorization per minute (counted at the fake), and CPU meanwhile."""
         assert self.target is not None
-        pid = self.target.pid
         pending = int((await self.ctl(self.arcade, "/ctl/state"))["pending"])
-        recorder = procs.Recorder(pid, profile_to, nonblocking=True) if profile_to else None
+        recorder = procs.Recorder(self.target.pid, profile_to, nonblocking=True) if profile_to else None
         since = at = time.monotonic()
-        cpu_start = cpu = procs.cpu_seconds(pid)
+        cpu_start = cpu = self.target_cpu()
         timeline: list[float] = []
         while at - since < seconds - 0.01:
             await asyncio.sleep(min(CPU_SAMPLE_EVERY, seconds - (at - since)))
-            now, now_cpu = time.monotonic(), procs.cpu_seconds(pid)
+            now, now_cpu = time.monotonic(), self.target_cpu()
             timeline.append(round((now_cpu - cpu) / (now - at) * 100, 1))
             at, cpu = now, now_cpu
         until = at
@@ -178,17 +178,29 @@ class Run(Harness):
             "target_cpu_pct": round((cpu - cpu_start) / (until - since) * 100, 2),
             "target_cpu_pct_every_5s": timeline,
             "long_polls_open_at_end": open_at_end,
-            "rss_kb": procs.rss_kb(pid),
+            "rss_kb": self.target_rss_kb(),
         }
         if recorder is not None:
             error = await recorder.stop()
             result["profile"] = {"file": str(recorder.path)} | ({"error": error} if error else {})
         return result
 
+    def memory(self, pending: int, idle_rss_kb: int) -> dict[str, Any]:
+        """RSS (summed over the working processes) with ``pending`` users waiting, and per pending user."""
+        rss = self.target_rss_kb()
+        return {
+            "pending": pending,
+            "rss_kb": rss,
+            "per_pending_kb": round((rss - idle_rss_kb) / max(1, pending), 2),
+            "threads": int(procs.total(procs.thread_count, self.target_pids())),
+        }
+
     async def execute(self, profile_dir: Path | None = None) -> dict[str, Any]:
         """Every scenario of the run, in order; ``profile_dir``: where py-spy writes the waiting profile."""
         cfg = self.cfg
         result: dict[str, Any] = {"impl": cfg.impl, "mode": cfg.mode, "latency": cfg.latency}
+        if cfg.impl == "bot":
+            result |= {"workers": cfg.workers, "database": cfg.database}
         result |= await self.start_target()
         assert self.target is not None
         result |= {"ack": {}, "approval": {}, "fill": {}}
@@ -202,23 +214,19 @@ class Run(Harness):
                 result["fill"][str(size)] = await self.fill(users)
             settled = await self.settle(users)
             if size == biggest:
-                rss, pending = procs.rss_kb(self.target.pid), max(1, settled["pending"])
-                result["memory"] = {
-                    "pending": settled["pending"],
-                    "rss_kb": rss,
-                    "per_pending_kb": round((rss - result["idle_rss_kb"]) / pending, 2),
-                    "threads": procs.thread_count(self.target.pid),
-                }
+                result["memory"] = self.memory(settled["pending"], result["idle_rss_kb"])
             if size in cfg.sizes:
                 result["approval"][str(size)] = await self.approve(users) | {"settled": settled}
             print(f"  {cfg.impl}/{cfg.mode}/{cfg.latency}: {size:,} users done", flush=True)
         if cfg.window > 0:
-            users = self.users(biggest)
+            users = self.users(cfg.window_size or biggest)
             result["quiesced_s"].append(await self.quiesce())
             fill = await self.fill(users)
             settled = await self.settle(users)
-            profile = profile_dir / f"waiting-{cfg.mode}.txt" if profile_dir and cfg.impl == "bot" else None
-            window = await self.window(cfg.window, profile) | {"fill": fill, "settled": settled}
+            memory = self.memory(settled["pending"], result["idle_rss_kb"])
+            one_process = cfg.impl == "baseline" or cfg.workers == 1  # py-spy follows one process
+            profile = profile_dir / f"waiting-{cfg.mode}.txt" if profile_dir and one_process else None
+            window = await self.window(cfg.window, profile) | {"fill": fill, "settled": settled, "memory": memory}
             result["window"] = window
             result["approval_after_window"] = await self.approve(users) | {"settled": settled}
             print(f"  {cfg.impl}/{cfg.mode}/{cfg.latency}: {cfg.window:g}-s waiting window done", flush=True)

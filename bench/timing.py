@@ -13,10 +13,13 @@ import json
 import time
 from typing import Any
 
+from bot.verifier import START_PATH
 from tests.fakes.arcade import FakeArcade
 
 LABEL_MARKER = "Receipts"  # a visible user label of the fake's default mailbox: only a labels list shows it
-PROMPT_MARKER = "/_fake/oauth/consent"  # every authorization URL the fake Arcade hands out
+# Every authorization URL the fake Arcade hands out, and the bot's own start link in front of it
+# (custom verifier mode, its default): a prompt shows one of them.
+PROMPT_MARKERS = ("/_fake/oauth/consent", f"{START_PATH}/")
 PRIVATE_ROUTES = ("response_url", "ephemeral", "dm")
 
 
@@ -35,16 +38,18 @@ class Deliveries:
         self.prompted_at: dict[str, float] = {}
         self.delivered_at: dict[str, float] = {}
         self.delivered_via: dict[str, str] = {}
+        self.answers: dict[str, int] = {}  # messages listing labels, per user: above 1 is an answer twice
 
     def __call__(self, via: str, record: dict[str, Any]) -> None:
         if via not in PRIVATE_ROUTES:
             return
         now, user, raw = time.monotonic(), str(record.get("user", "")), json.dumps(record)
-        if PROMPT_MARKER in raw:
+        if any(marker in raw for marker in PROMPT_MARKERS):
             self.prompted_at.setdefault(user, now)
-        if LABEL_MARKER in raw and user not in self.delivered_at:
-            self.delivered_at[user] = now
-            self.delivered_via[user] = via
+        if LABEL_MARKER in raw:
+            self.answers[user] = self.answers.get(user, 0) + 1
+            self.delivered_at.setdefault(user, now)
+            self.delivered_via.setdefault(user, via)
 
 
 async def approve(arcade: FakeArcade, users: list[str], slots: list[float]) -> dict[str, float]:

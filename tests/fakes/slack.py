@@ -103,6 +103,12 @@ class FakeSlack(SlackWorld, Served):
         self.api_url = ""
         self.app_url: str | None = None
         self.ack_timeout = 3.0  # Slack's deadline for an ack
+        # Requests to the app from this many loopback addresses (127.0.0.2, ...), in turn, each on a
+        # new connection, as from Slack's many senders (set before start): workers sharing one port
+        # (SO_REUSEPORT) get them spread over them, and no address reaches the bot's per-address cap.
+        self.senders = 0
+        self._senders: list[aiohttp.ClientSession] = []
+        self._posted = 0
         self._faults = _Faults()
         self._release = asyncio.Event()  # set to let every held request go at once
         self.held: list[tuple[str, str, Args]] = []  # ("before" | "after", method, args) of each held request
@@ -134,6 +140,9 @@ class FakeSlack(SlackWorld, Served):
         # No cap on connections to the app, like Slack's many senders: a burst of commands would
         # otherwise queue inside the fake (aiohttp's default is 100) and inflate the acks it times.
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        for n in range(self.senders):
+            connector = aiohttp.TCPConnector(limit=0, force_close=True, local_addr=(f"127.0.0.{n + 2}", 0))
+            self._senders.append(aiohttp.ClientSession(connector=connector))
 
     async def stop(self) -> None:
         self.release_delays()
@@ -141,8 +150,9 @@ class FakeSlack(SlackWorld, Served):
             task.cancel()
         await asyncio.gather(*self._echo_tasks, return_exceptions=True)
         await self._socket.close()
-        if self._session is not None:
-            await self._session.close()
+        for session in [self._session, *self._senders]:
+            if session is not None:
+                await session.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -329,7 +339,9 @@ class FakeSlack(SlackWorld, Served):
         headers = {"User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)", **headers}
         try:
             timeout = aiohttp.ClientTimeout(total=self.ack_timeout)
-            async with self._session.post(self.app_url, data=body, headers=headers, timeout=timeout) as resp:
+            self._posted += 1
+            session = self._senders[self._posted % len(self._senders)] if self._senders else self._session
+            async with session.post(self.app_url, data=body, headers=headers, timeout=timeout) as resp:
                 return resp.status, await resp.text(), time.perf_counter() - started
         except TimeoutError:  # Slack gives up after 3 s: the user sees operation_timeout
             return 0, "", time.perf_counter() - started
