@@ -105,7 +105,7 @@ class AuthFlows:
             return result
         now = self._clock()
         flow = PendingFlow(user, result.auth_id, result.url, reply, now, now + self._timeout)
-        if await self._store.put_pending(flow, owner=self.owner, lease_until=now + self._lease):
+        if await self._store.put_pending(flow, owner=self.owner, lease_seconds=self._lease):
             self._watch_flow(flow)
             await self._store.audit(user, "prompted")
             log.info("auth.prompted user=%s auth_id=%s timeout=%ds", user.arcade_id, flow.auth_id, self._timeout)
@@ -132,9 +132,11 @@ class AuthFlows:
 
     async def tick(self) -> tuple[int, int]:
         """Renew, repair and claim once; returns how many flows and owed answers were taken over."""
+        # The store counts each lease from when its write runs; this replica's own view of when its
+        # leases run out counts from before the call, so it never thinks them longer than they are.
         until = self._clock() + self._lease
         try:
-            held = await self._store.leases.renew(self.owner, until)
+            held = await self._store.leases.renew(self.owner, self._lease)
         except Exception as exc:  # noqa: BLE001 - whatever the engine raises: the store is unreachable
             if self._clock() >= self._good_until and self._watching:
                 log.warning("lease.expired owner=%s waiting=%d: stopping every wait", self.owner, self.waiting)
@@ -149,7 +151,7 @@ class AuthFlows:
         idle_flows, idle_owed = set(held.flows - self._watching.keys()), set(held.outbox - self._delivering)
         if idle_flows or idle_owed:
             self._take(*await self._store.leases.held(self.owner, idle_flows, idle_owed))
-        flows, owed = await self._store.leases.claim(self.owner, until, limit=CLAIM_BATCH)
+        flows, owed = await self._store.leases.claim(self.owner, self._lease, limit=CLAIM_BATCH)
         self._take(flows, owed)
         if flows or owed:
             log.info("lease.claimed owner=%s flows=%d answers=%d", self.owner, len(flows), len(owed))
@@ -185,8 +187,7 @@ class AuthFlows:
         try:
             outcome = await self.wait(flow)
             kind: Outcome = "completed" if isinstance(outcome, Authorized) else outcome
-            until = self._clock() + self._lease
-            item = await self._store.finish(flow.user, flow.auth_id, kind, owner=self.owner, lease_until=until)
+            item = await self._store.finish(flow.user, flow.auth_id, kind, owner=self.owner, lease_seconds=self._lease)
         except asyncio.CancelledError:
             raise
         except StoreUnavailable as exc:  # the row stays ours: the next lease tick starts a new waiter

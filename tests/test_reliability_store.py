@@ -27,9 +27,9 @@ async def test_flows_finishing_at_the_same_moment_all_reach_the_outbox(database_
     """Many waiters finish at once after a restart: every one reaches the outbox, on either engine."""
     async with Store.open(database_url) as store:
         for user in USERS:
-            await store.put_pending(_flow(user), owner=OWNER, lease_until=FOREVER)
+            await store.put_pending(_flow(user), owner=OWNER, lease_seconds=FOREVER)
         results = await asyncio.gather(
-            *(store.finish(u, f"ac_{u.user_id}", "completed", owner=OWNER, lease_until=FOREVER) for u in USERS),
+            *(store.finish(u, f"ac_{u.user_id}", "completed", owner=OWNER, lease_seconds=FOREVER) for u in USERS),
             return_exceptions=True,
         )
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -57,7 +57,7 @@ async def test_a_write_waits_for_another_writer_instead_of_failing(tmp_path: Pat
         holder.start()
         await asyncio.to_thread(locked.wait)
         await store.put_pending(
-            _flow(USERS[0]), owner=OWNER, lease_until=FOREVER
+            _flow(USERS[0]), owner=OWNER, lease_seconds=FOREVER
         )  # raises "database is locked" without a busy timeout
         await asyncio.to_thread(holder.join)
         assert [f.user for f in await store.all_pending()] == [USERS[0]]
@@ -68,7 +68,7 @@ async def test_database_and_wal_files_are_owner_only_even_with_a_lax_umask(tmp_p
     path.touch(mode=0o666)
     path.chmod(0o666)  # an existing file someone made world-readable
     async with Store.open(path) as store:
-        await store.put_pending(_flow(USERS[0]), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(_flow(USERS[0]), owner=OWNER, lease_seconds=FOREVER)
         files = [p for p in (path, tmp_path / "bot.db-wal", tmp_path / "bot.db-shm") if p.exists()]
         assert len(files) == 3  # WAL mode, while open
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
@@ -78,11 +78,11 @@ async def test_database_and_wal_files_are_owner_only_even_with_a_lax_umask(tmp_p
 async def test_a_postgres_restart_is_survived_by_reconnecting() -> None:
     """The server goes away while the store is open: calls made meanwhile wait and reconnect."""
     async with fresh_postgres_database() as database_url, Store.open(database_url) as store:
-        await store.put_pending(_flow(USERS[0]), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(_flow(USERS[0]), owner=OWNER, lease_seconds=FOREVER)
         await asyncio.to_thread(pg_ctl, "-m", "fast", "stop")
         try:
             assert not await store.ping()  # down: said, not raised
-            later = asyncio.create_task(store.put_pending(_flow(USERS[1]), owner=OWNER, lease_until=FOREVER))
+            later = asyncio.create_task(store.put_pending(_flow(USERS[1]), owner=OWNER, lease_seconds=FOREVER))
             await asyncio.sleep(1.0)  # the write is retrying with backoff, not failed
             assert not later.done()
         finally:
@@ -91,6 +91,6 @@ async def test_a_postgres_restart_is_survived_by_reconnecting() -> None:
         assert await store.ping()
         assert [f.user for f in await store.all_pending()] == USERS[:2]
         assert (
-            await store.finish(USERS[0], f"ac_{USERS[0].user_id}", "completed", owner=OWNER, lease_until=FOREVER)
+            await store.finish(USERS[0], f"ac_{USERS[0].user_id}", "completed", owner=OWNER, lease_seconds=FOREVER)
             is not None
         )

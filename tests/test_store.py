@@ -36,8 +36,8 @@ async def test_file_is_private_wal_and_versioned(tmp_path: Path) -> None:
 
 async def test_pending_flows_survive_reopening(database_url: str) -> None:
     async with Store.open(database_url) as store:
-        await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
-        await store.put_pending(flow(BOB, "ac_2"), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(flow(ALICE), owner=OWNER, lease_seconds=FOREVER)
+        await store.put_pending(flow(BOB, "ac_2"), owner=OWNER, lease_seconds=FOREVER)
         await store.update_reply(ALICE, '{"channel_id":"C1"}')
     async with Store.open(database_url) as store:
         pending = await store.all_pending()
@@ -50,22 +50,22 @@ async def test_pending_flows_survive_reopening(database_url: str) -> None:
 
 async def test_one_pending_flow_per_user(database_url: str) -> None:
     async with Store.open(database_url) as store:
-        await store.put_pending(flow(ALICE, "ac_1"), owner=OWNER, lease_until=FOREVER)
-        await store.put_pending(flow(ALICE, "ac_2"), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(flow(ALICE, "ac_1"), owner=OWNER, lease_seconds=FOREVER)
+        await store.put_pending(flow(ALICE, "ac_2"), owner=OWNER, lease_seconds=FOREVER)
         assert [p.auth_id for p in await store.all_pending()] == ["ac_2"]
 
 
 async def test_finish_moves_a_flow_to_the_outbox_once(database_url: str) -> None:
     async with Store.open(database_url, clock=lambda: 500.0) as store:
-        await store.put_pending(flow(ALICE, reply="where"), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(flow(ALICE, reply="where"), owner=OWNER, lease_seconds=FOREVER)
         assert (
-            await store.finish(ALICE, "ac_other", "completed", owner=OWNER, lease_until=FOREVER) is None
+            await store.finish(ALICE, "ac_other", "completed", owner=OWNER, lease_seconds=FOREVER) is None
         )  # not the pending flow
-        item = await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER)
+        item = await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_seconds=FOREVER)
         assert item is not None
         assert (item.user, item.kind, item.reply, item.created_at) == (ALICE, "completed", "where", 500.0)
         assert (
-            await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER) is None
+            await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_seconds=FOREVER) is None
         )  # a second waiter gets nothing
         assert await store.get_pending(ALICE) is None
         assert [(i.id, i.attempts) for i in await store.unsent()] == [(item.id, 0)]
@@ -90,7 +90,7 @@ async def test_a_newer_schema_step_is_applied_to_an_old_file(tmp_path: Path) -> 
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 0")
     async with Store.open(path) as store:
-        await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+        await store.put_pending(flow(ALICE), owner=OWNER, lease_seconds=FOREVER)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
@@ -139,10 +139,10 @@ async def test_two_processes_on_one_database_share_events_and_spent_tokens(datab
         assert not await second.first_sighting("Ev1")  # Slack's retry reached the other process
         assert await second.spend_token("jti-1", expires_at=time.time() + 600)
         assert not await first.spend_token("jti-1", expires_at=time.time() + 600)  # a replay, elsewhere
-        await first.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
-        assert await second.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER) is not None
+        await first.put_pending(flow(ALICE), owner=OWNER, lease_seconds=FOREVER)
+        assert await second.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_seconds=FOREVER) is not None
         assert (
-            await first.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER) is None
+            await first.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_seconds=FOREVER) is None
         )  # exactly one answer owed
 
 
@@ -150,7 +150,7 @@ async def test_stores_opened_together_migrate_once(database_url: str) -> None:
     """Several processes starting at the same moment on a new database: one applies each step."""
     async with contextlib.AsyncExitStack() as stack:
         stores = await asyncio.gather(*(stack.enter_async_context(Store.open(database_url)) for _ in range(4)))
-        await stores[0].put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+        await stores[0].put_pending(flow(ALICE), owner=OWNER, lease_seconds=FOREVER)
         assert [p.user for p in await stores[3].all_pending()] == [ALICE]
 
 
@@ -159,12 +159,12 @@ async def test_timestamps_keep_their_fraction(database_url: str) -> None:
         await store.put_pending(
             PendingFlow(ALICE, "ac_1", "https://a.example/1", "{}", 1_765_000_000.25, 1_765_000_600.5),
             owner=OWNER,
-            lease_until=FOREVER,
+            lease_seconds=FOREVER,
         )
         pending = await store.get_pending(ALICE)
         assert pending is not None
         assert (pending.created_at, pending.deadline) == (1_765_000_000.25, 1_765_000_600.5)
-        item = await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_until=FOREVER)
+        item = await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_seconds=FOREVER)
         assert item is not None
         assert [i.created_at for i in await store.unsent()] == [1_765_000_000.123456]
 
@@ -174,7 +174,7 @@ async def test_a_postgres_database_is_versioned_like_a_sqlite_file() -> None:
         async with Store.open(url):
             pass
         async with Store.open(url) as store:  # a second start applies nothing
-            await store.put_pending(flow(ALICE), owner=OWNER, lease_until=FOREVER)
+            await store.put_pending(flow(ALICE), owner=OWNER, lease_seconds=FOREVER)
         connection = await asyncpg.connect(url)
         try:
             assert await connection.fetchval("SELECT version FROM schema_version") == len(MIGRATIONS)
@@ -196,40 +196,52 @@ def test_without_a_postgres_server_ci_fails_where_a_laptop_skips(monkeypatch: py
 async def test_leases_are_held_renewed_claimed_when_run_out_and_released(database_url: str) -> None:
     now = [1000.0]
     async with Store.open(database_url, clock=lambda: now[0]) as store:
-        assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
+        assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_seconds=30)
         # The same authorization again (a second /connect-gmail, on any replica) is not written twice.
-        assert not await store.put_pending(flow(ALICE, "ac_1"), owner="r2", lease_until=1030.0)
-        assert await store.leases.claim("r2", 1030.0, limit=10) == ([], [])  # r1's lease still runs
-        held = await store.leases.renew("r1", 1060.0)
+        assert not await store.put_pending(flow(ALICE, "ac_1"), owner="r2", lease_seconds=30)
+        assert await store.leases.claim("r2", 30, limit=10) == ([], [])  # r1's lease (until 1030) still runs
+        held = await store.leases.renew("r1", 60)  # until 1060
         assert held.flows == {"ac_1"}
         assert held.outbox == set()
 
         now[0] = 1061.0  # r1 stopped renewing: its lease ran out, r2 takes the flow over
-        flows, owed = await store.leases.claim("r2", 1091.0, limit=10)
+        flows, owed = await store.leases.claim("r2", 30, limit=10)
         assert [f.auth_id for f in flows] == ["ac_1"]
         assert owed == []
-        assert (await store.leases.renew("r1", 1100.0)).flows == set()  # r1 no longer holds it
-        assert (await store.leases.renew("r2", 1100.0)).flows == {"ac_1"}
+        assert (await store.leases.renew("r1", 39)).flows == set()  # r1 no longer holds it
+        assert (await store.leases.renew("r2", 39)).flows == {"ac_1"}
 
-        item = await store.finish(ALICE, "ac_1", "completed", owner="r2", lease_until=1100.0)
+        item = await store.finish(ALICE, "ac_1", "completed", owner="r2", lease_seconds=39)
         assert item is not None
-        assert (await store.leases.renew("r2", 1100.0)).outbox == {item.id}
+        assert (await store.leases.renew("r2", 39)).outbox == {item.id}
         assert await store.leases.release("r2") == 1  # a clean stop hands the answer back at once
-        _, owed = await store.leases.claim("r3", 1130.0, limit=10)
+        _, owed = await store.leases.claim("r3", 69, limit=10)
         assert [i.id for i in owed] == [item.id]
 
         await store.leases.postpone(item.id, until=1200.0)  # Slack refused it: nobody takes it before 1200
-        assert await store.leases.claim("r1", 1130.0, limit=10) == ([], [])
+        assert await store.leases.claim("r1", 30, limit=10) == ([], [])
         now[0] = 1201.0
-        _, owed = await store.leases.claim("r1", 1231.0, limit=10)
+        _, owed = await store.leases.claim("r1", 30, limit=10)
         assert [i.id for i in owed] == [item.id]
         await store.mark_sent(owed[0])
-        assert (await store.leases.renew("r1", 1260.0)).outbox == set()
+        assert (await store.leases.renew("r1", 30)).outbox == set()
+
+
+async def test_a_lease_counts_from_when_its_write_runs(database_url: str) -> None:
+    """A write that waited behind others (a deep queue under a burst) still gets its whole lease:
+    an answer owed is never born with its lease already run out, for another replica to take."""
+    now = [1000.0]
+    async with Store.open(database_url, clock=lambda: now[0]) as store:
+        await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_seconds=30)
+        finishing = store.finish(ALICE, "ac_1", "completed", owner="r1", lease_seconds=30)
+        now[0] = 1040.0  # the write runs 40 s after its caller asked (the clock is read when it runs)
+        assert await finishing is not None
+        assert await store.leases.claim("r2", 30, limit=10) == ([], [])  # r1's answer is still held
 
 
 async def test_a_new_authorization_replaces_the_old_one_and_its_holder(database_url: str) -> None:
     async with Store.open(database_url, clock=lambda: 1000.0) as store:
-        assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_until=1030.0)
-        assert await store.put_pending(flow(ALICE, "ac_2"), owner="r2", lease_until=1030.0)
-        assert (await store.leases.renew("r1", 1060.0)).flows == set()  # r1's waiter for ac_1 stops
-        assert (await store.leases.renew("r2", 1060.0)).flows == {"ac_2"}
+        assert await store.put_pending(flow(ALICE, "ac_1"), owner="r1", lease_seconds=30)
+        assert await store.put_pending(flow(ALICE, "ac_2"), owner="r2", lease_seconds=30)
+        assert (await store.leases.renew("r1", 60)).flows == set()  # r1's waiter for ac_1 stops
+        assert (await store.leases.renew("r2", 60)).flows == {"ac_2"}

@@ -25,7 +25,7 @@ async def test_an_installation_is_saved_replaced_and_forgotten_with_its_pending_
         user, neighbour = SlackUser(TEAM, "U0000000001"), SlackUser(OTHER, "U0000000001")
         for who in (user, neighbour):
             await store.put_pending(
-                PendingFlow(who, f"ac_{who.team_id}", "u", "{}", 1.0, 2.0), owner="r", lease_until=9
+                PendingFlow(who, f"ac_{who.team_id}", "u", "{}", 1.0, 2.0), owner="r", lease_seconds=9
             )
         assert await installs.forget(TEAM) == (1, 1)
         assert await installs.find(TEAM) is None

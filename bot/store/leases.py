@@ -27,10 +27,12 @@ class Leases:
             lambda tx: tx.execute("UPDATE outbox SET owner = NULL, lease_until = ? WHERE id = ?", until, item_id)
         )
 
-    async def renew(self, owner: str, lease_until: float) -> Held:
-        """Extend every lease ``owner`` holds; what it still holds (a row another took is not among them)."""
+    async def renew(self, owner: str, lease_seconds: float) -> Held:
+        """Extend every lease ``owner`` holds to ``lease_seconds`` from when the write runs; what it
+        still holds (a row another took is not among them)."""
 
         async def statement(tx: Tx) -> Held:
+            lease_until = self._clock() + lease_seconds
             flows = await tx.fetch(
                 "UPDATE pending SET lease_until = ? WHERE owner = ? RETURNING auth_id", lease_until, owner
             )
@@ -41,13 +43,16 @@ class Leases:
 
         return await self._write(statement)
 
-    async def claim(self, owner: str, lease_until: float, *, limit: int) -> tuple[list[PendingFlow], list[OutboxItem]]:
+    async def claim(
+        self, owner: str, lease_seconds: float, *, limit: int
+    ) -> tuple[list[PendingFlow], list[OutboxItem]]:
         """Take up to ``limit`` flows and owed answers whose leases ran out (a replica died, let go,
         or an answer's retry time came). The outer ``lease_until < ?`` is checked again on a row
         another replica claimed meanwhile (PostgreSQL), so a row is never claimed twice."""
-        now = self._clock()
 
         async def statement(tx: Tx) -> tuple[list[PendingFlow], list[OutboxItem]]:
+            now = self._clock()
+            lease_until = now + lease_seconds
             flows = await tx.fetch(
                 "UPDATE pending SET owner = ?, lease_until = ? WHERE lease_until < ? AND (team_id, user_id) IN"  # noqa: S608 - constants only
                 " (SELECT team_id, user_id FROM pending WHERE lease_until < ? ORDER BY lease_until LIMIT ?)"

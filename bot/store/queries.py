@@ -108,8 +108,9 @@ class Store:
 
         return await self._read(query)
 
-    async def put_pending(self, flow: PendingFlow, *, owner: str, lease_until: float) -> bool:
-        """Record the user's pending flow, held by ``owner``; True if this call wrote it.
+    async def put_pending(self, flow: PendingFlow, *, owner: str, lease_seconds: float) -> bool:
+        """Record the user's pending flow, held by ``owner`` for ``lease_seconds`` from when the write
+        runs (a write may wait behind others); True if this call wrote it.
 
         False when the same authorization is pending already (another request, on this replica or
         another, got there first): its waiter stays where it is. A different authorization replaces
@@ -127,7 +128,7 @@ class Store:
                 *values,
                 flow.deadline,
                 owner,
-                lease_until,
+                self._clock() + lease_seconds,
             )
             return bool(written)
 
@@ -141,7 +142,7 @@ class Store:
         )
 
     async def finish(
-        self, user: SlackUser, auth_id: str, kind: Outcome, *, owner: str, lease_until: float
+        self, user: SlackUser, auth_id: str, kind: Outcome, *, owner: str, lease_seconds: float
     ) -> OutboxItem | None:
         """End the pending flow ``auth_id`` and owe the user a ``kind`` message, atomically; the
         answer is held by ``owner``, who delivers it.
@@ -169,7 +170,7 @@ class Store:
                 reply,
                 now,
                 owner,
-                lease_until,
+                self._clock() + lease_seconds,  # from when the write runs: never born expired behind a queue
             )
             await _insert_audit(tx, user, kind, "", now)
             return OutboxItem(int(inserted[0][0]), user, kind, reply, now)
