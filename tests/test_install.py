@@ -5,37 +5,28 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from bot.slack.install import BOT_SCOPES
-from bot.store import Store
-from tests.install_support import CAROL, TEAM2, browser, follow, install, install_env, open_install_page
-from tests.world import ALICE, TEAM, World, arcade_user, buttons, text_of
+from tests.install_support import (
+    CAROL,
+    TEAM2,
+    browser,
+    connect_and_get_labels,
+    follow,
+    install,
+    install_env,
+    installed_teams,
+    open_install_page,
+    private,
+)
+from tests.world import ALICE, TEAM, World, arcade_user
 
 ROOT = Path(__file__).resolve().parent.parent
 
 MODES = ["http", "socket"]
-
-
-def private(world: World, user: str, team: str, words: str) -> list[dict[str, Any]]:
-    return [m for m in world.slack.private_to(user, team) if words in text_of(m)]
-
-
-async def connect_and_get_labels(world: World, user: str, team: str, mode: str) -> None:
-    ack = await world.slack.slash_command(user, team_id=team, mode=mode)
-    assert ack.status == 200, ack.body
-    await world.slack.wait_for(lambda: any(buttons(m) for m in world.slack.private_to(user, team)))
-    await world.arcade.approve(arcade_user(user, team), email=f"{user.lower()}@example.com")
-    await world.slack.wait_for(lambda: bool(private(world, user, team, "Your Gmail labels")), timeout=10)
-
-
-async def installed_teams(world: World) -> list[str]:
-    async with Store.open(world.db) as store:
-        installs = store.installs(world.slack.oidc.client_id)
-        return [team for team in (TEAM, TEAM2) if await installs.find(team) is not None]
 
 
 @pytest.mark.parametrize("mode", MODES)
