@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -68,7 +69,8 @@ async def connect_and_get_labels(world: World, user: str, team: str, mode: str) 
     await world.slack.wait_for(lambda: bool(private(world, user, team, "Your Gmail labels")), timeout=10)
 
 
-async def installed_teams(world: World) -> list[str]:
-    async with Store.open(world.db) as store:
+async def installed_teams(world: World, database: str | Path | None = None) -> list[str]:
+    """Which of the two workspaces have an installation in the bot's store (``world.db`` by default)."""
+    async with Store.open(database or world.db) as store:
         installs = store.installs(world.slack.oidc.client_id)
         return [team for team in (TEAM, TEAM2) if await installs.find(team) is not None]

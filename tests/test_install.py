@@ -100,34 +100,6 @@ async def test_tokens_revoked_forgets_the_workspace(world: World) -> None:
     assert await installed_teams(world) == []
 
 
-async def test_an_expiring_token_is_refreshed_once_by_two_replicas(world: World) -> None:
-    installs = world.slack.installs
-    installs.rotation, installs.expires_in = True, 60  # a token that expires within the two-hour margin
-    env = install_env(world)
-    first = await world.start_bot("http", **env)
-    await install(world, TEAM, "Acme")
-    second = await world.start_bot("http", **env)  # a replica on the same store
-    installs.expires_in = 43_200
-    old = installs.token_for(TEAM)
-
-    world.slack.app_url = f"{first.url}/slack/events"
-    one = asyncio.create_task(world.slack.slash_command(ALICE, team_id=TEAM, text="help"))
-    world.slack.app_url = f"{second.url}/slack/events"
-    two = asyncio.create_task(world.slack.slash_command(ALICE, team_id=TEAM, text="status"))
-    assert [a.status for a in await asyncio.gather(one, two)] == [200, 200]
-    await world.slack.wait_for(lambda: bool(private(world, ALICE, TEAM, "Gmail")), timeout=10)
-    await asyncio.sleep(0.5)
-
-    assert installs.refreshes == [TEAM]
-    fresh = installs.token_for(TEAM)
-    assert fresh != old
-    del installs.workspaces[TEAM].tokens[old or ""]  # only the refreshed token works from now on
-    world.slack.app_url = f"{first.url}/slack/events"
-    await connect_and_get_labels(world, ALICE, TEAM, "http")
-    assert installs.refreshes == [TEAM]
-    assert {c.token for c in world.slack.calls if c.method == "chat.postMessage"} == {fresh}
-
-
 async def test_bad_installs_show_a_clear_page_and_store_nothing(world: World) -> None:
     await world.start_bot("http", **install_env(world))
     installs = world.slack.installs
