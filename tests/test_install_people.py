@@ -51,8 +51,10 @@ async def test_the_same_user_id_in_two_workspaces_is_two_people(world: World) ->
 
     for team in (TEAM, TEAM2):
         assert (await world.slack.slash_command(ALICE, team_id=team)).status == 200
-    for team in (TEAM, TEAM2):
-        await world.slack.wait_for(lambda team=team: any(buttons(m) for m in world.slack.private_to(ALICE, team)))
+    def both_have_a_link() -> bool:
+        return all(any(buttons(m) for m in world.slack.private_to(ALICE, team)) for team in (TEAM, TEAM2))
+
+    await world.slack.wait_for(both_have_a_link)
     acme, globex = arcade_user(ALICE, TEAM), arcade_user(ALICE, TEAM2)
     [acme_flow], [globex_flow] = world.arcade.pending_for(acme), world.arcade.pending_for(globex)
     assert acme_flow.auth_id != globex_flow.auth_id
