@@ -51,6 +51,7 @@ async def test_the_same_user_id_in_two_workspaces_is_two_people(world: World) ->
 
     for team in (TEAM, TEAM2):
         assert (await world.slack.slash_command(ALICE, team_id=team)).status == 200
+
     def both_have_a_link() -> bool:
         return all(any(buttons(m) for m in world.slack.private_to(ALICE, team)) for team in (TEAM, TEAM2))
 
