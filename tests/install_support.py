@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from tests.world import World
+from bot.store import Store
+from tests.world import TEAM, World, arcade_user, buttons, text_of
 
 TEAM2 = "T0000000002"
 CAROL = "U0CAROL0003"  # a member of TEAM2
@@ -52,3 +55,22 @@ async def install(world: World, team_id: str, name: str) -> Shown:
     world.slack.installs.install_as(team_id, name)
     async with browser(world) as session:
         return await follow(session, await open_install_page(world, session))
+
+
+def private(world: World, user: str, team: str, words: str) -> list[dict[str, Any]]:
+    return [m for m in world.slack.private_to(user, team) if words in text_of(m)]
+
+
+async def connect_and_get_labels(world: World, user: str, team: str, mode: str) -> None:
+    ack = await world.slack.slash_command(user, team_id=team, mode=mode)
+    assert ack.status == 200, ack.body
+    await world.slack.wait_for(lambda: any(buttons(m) for m in world.slack.private_to(user, team)))
+    await world.arcade.approve(arcade_user(user, team), email=f"{user.lower()}@example.com")
+    await world.slack.wait_for(lambda: bool(private(world, user, team, "Your Gmail labels")), timeout=10)
+
+
+async def installed_teams(world: World, database: str | Path | None = None) -> list[str]:
+    """Which of the two workspaces have an installation in the bot's store (``world.db`` by default)."""
+    async with Store.open(database or world.db) as store:
+        installs = store.installs(world.slack.oidc.client_id)
+        return [team for team in (TEAM, TEAM2) if await installs.find(team) is not None]

@@ -5,37 +5,28 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from bot.slack.install import BOT_SCOPES
-from bot.store import Store
-from tests.install_support import CAROL, TEAM2, browser, follow, install, install_env, open_install_page
-from tests.world import ALICE, TEAM, World, arcade_user, buttons, text_of
+from tests.install_support import (
+    CAROL,
+    TEAM2,
+    browser,
+    connect_and_get_labels,
+    follow,
+    install,
+    install_env,
+    installed_teams,
+    open_install_page,
+    private,
+)
+from tests.world import ALICE, TEAM, World, arcade_user
 
 ROOT = Path(__file__).resolve().parent.parent
 
 MODES = ["http", "socket"]
-
-
-def private(world: World, user: str, team: str, words: str) -> list[dict[str, Any]]:
-    return [m for m in world.slack.private_to(user, team) if words in text_of(m)]
-
-
-async def connect_and_get_labels(world: World, user: str, team: str, mode: str) -> None:
-    ack = await world.slack.slash_command(user, team_id=team, mode=mode)
-    assert ack.status == 200, ack.body
-    await world.slack.wait_for(lambda: any(buttons(m) for m in world.slack.private_to(user, team)))
-    await world.arcade.approve(arcade_user(user, team), email=f"{user.lower()}@example.com")
-    await world.slack.wait_for(lambda: bool(private(world, user, team, "Your Gmail labels")), timeout=10)
-
-
-async def installed_teams(world: World) -> list[str]:
-    async with Store.open(world.db) as store:
-        installs = store.installs(world.slack.oidc.client_id)
-        return [team for team in (TEAM, TEAM2) if await installs.find(team) is not None]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -107,34 +98,6 @@ async def test_tokens_revoked_forgets_the_workspace(world: World) -> None:
     revoked = await world.slack.installs.revoke(TEAM)
     assert revoked.status == 200
     assert await installed_teams(world) == []
-
-
-async def test_an_expiring_token_is_refreshed_once_by_two_replicas(world: World) -> None:
-    installs = world.slack.installs
-    installs.rotation, installs.expires_in = True, 60  # a token that expires within the two-hour margin
-    env = install_env(world)
-    first = await world.start_bot("http", **env)
-    await install(world, TEAM, "Acme")
-    second = await world.start_bot("http", **env)  # a replica on the same store
-    installs.expires_in = 43_200
-    old = installs.token_for(TEAM)
-
-    world.slack.app_url = f"{first.url}/slack/events"
-    one = asyncio.create_task(world.slack.slash_command(ALICE, team_id=TEAM, text="help"))
-    world.slack.app_url = f"{second.url}/slack/events"
-    two = asyncio.create_task(world.slack.slash_command(ALICE, team_id=TEAM, text="status"))
-    assert [a.status for a in await asyncio.gather(one, two)] == [200, 200]
-    await world.slack.wait_for(lambda: bool(private(world, ALICE, TEAM, "Gmail")), timeout=10)
-    await asyncio.sleep(0.5)
-
-    assert installs.refreshes == [TEAM]
-    fresh = installs.token_for(TEAM)
-    assert fresh != old
-    del installs.workspaces[TEAM].tokens[old or ""]  # only the refreshed token works from now on
-    world.slack.app_url = f"{first.url}/slack/events"
-    await connect_and_get_labels(world, ALICE, TEAM, "http")
-    assert installs.refreshes == [TEAM]
-    assert {c.token for c in world.slack.calls if c.method == "chat.postMessage"} == {fresh}
 
 
 async def test_bad_installs_show_a_clear_page_and_store_nothing(world: World) -> None:

@@ -1,12 +1,17 @@
 """Slack's install flow (OAuth v2) on the fake Slack, mounted by ``FakeSlack``: one app, many workspaces.
 
 * ``GET /oauth/v2/authorize?client_id&scope&state&redirect_uri``: the app's client id and a
-  registered redirect URL, then a 302 back with ``code`` and ``state`` for the workspace the test
-  chose with :meth:`SlackInstalls.install_as` (or ``error=access_denied`` after
-  :meth:`SlackInstalls.refuse_next`, as when the installer clicks Cancel).
+  registered redirect URL. A browser signed in to the fake Slack (``/_fake/login?user&team``, as for
+  Sign in with Slack) sees Slack's consent page for its workspace: plain HTML whose "Allow" link
+  (``/oauth/v2/authorize/allow``, same query) 302s back with ``code`` and ``state`` and whose
+  "Cancel" link comes back with ``error=access_denied``. A browser without a session (the tests'
+  plain HTTP clients) is sent straight back with a code for the workspace the test chose with
+  :meth:`SlackInstalls.install_as`. Either way ``error=access_denied`` after
+  :meth:`SlackInstalls.refuse_next`, as when the installer clicks Cancel.
 * ``POST /api/oauth.v2.access`` with the app's client id and secret (HTTP Basic or form fields):
   a single-use code -> that workspace's bot token (``grant_type=refresh_token`` -> a fresh one).
-  With ``rotation`` on, tokens expire after ``expires_in`` seconds and come with a refresh token.
+  With ``rotation`` on, tokens expire after ``expires_in`` seconds and come with a refresh token;
+  ``hold_refreshes`` keeps refresh grants waiting (a refresh in flight while another replica looks).
 * Each workspace has its own bot token; ``SlackWorld.api`` answers ``invalid_auth`` to a call
   with a token of another workspace than the one the call is about, and records it in
   ``wrong_workspace`` (``check_workspace``), and ``token_expired`` to an expired token.
@@ -16,8 +21,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import html
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from tests.fakes.slack_oidc import SESSION_COOKIE
 from tests.fakes.slack_world import ApiCall, Args, _error
 
 if TYPE_CHECKING:
@@ -53,12 +61,15 @@ class SlackInstalls:
         self.expires_in = ROTATION_SECONDS
         self.codes: dict[str, str] = {}  # code -> team id (single use)
         self.refreshes: list[str] = []  # team id of each refresh_token grant
+        self.refresh_requests = 0  # refresh_token grants asked for (counted before any hold)
+        self.hold_refreshes: asyncio.Event | None = None  # if set: refresh grants wait for this event
         self.wrong_workspace: list[ApiCall] = []
         self.authorize_requests: list[dict[str, str]] = []
         self._refusals: deque[str] = deque()
 
     def mount(self, router: web.UrlDispatcher) -> None:
         router.add_get("/oauth/v2/authorize", self._authorize)
+        router.add_get("/oauth/v2/authorize/allow", self._allow)
         router.add_route("*", "/api/oauth.v2.access", self._access)
 
     # -- switches --------------------------------------------------------------------------------
@@ -66,9 +77,13 @@ class SlackInstalls:
     def install_as(self, team_id: str, name: str | None = None, *, enterprise_id: str | None = None) -> None:
         """The next installer is an admin of ``team_id`` (a workspace of ``enterprise_id``, if given)."""
         self.installer_team = team_id
-        known = self.workspaces.get(team_id)
-        if known is None:
+        self.add_workspace(team_id, name, enterprise_id=enterprise_id)
+
+    def add_workspace(self, team_id: str, name: str | None = None, *, enterprise_id: str | None = None) -> Workspace:
+        """A workspace of the fake Slack (kept if known), for the consent page and the code exchange."""
+        if team_id not in self.workspaces:
             self.workspaces[team_id] = Workspace(team_id, name or f"Workspace {team_id}", enterprise_id=enterprise_id)
+        return self.workspaces[team_id]
 
     def refuse_next(self, error: str = "access_denied") -> None:
         self._refusals.append(error)
@@ -126,20 +141,61 @@ class SlackInstalls:
     async def _authorize(self, request: web.Request) -> web.Response:
         query = dict(request.query)
         self.authorize_requests.append(query)
+        redirect_uri, refused = self._checked(query)
+        if refused is not None:
+            return refused
+        back: dict[str, str] = {"state": query.get("state", "")}
+        if self._refusals:
+            raise web.HTTPFound(f"{redirect_uri}?{urlencode(back | {'error': self._refusals.popleft()})}")
+        team_id, _, user_id = request.cookies.get(SESSION_COOKIE, "").partition(":")
+        if team_id and user_id:  # a browser signed in to Slack: the consent page for its workspace
+            return self._consent_page(self.add_workspace(team_id), query, redirect_uri, back)
+        if self.installer_team is None:
+            return web.Response(status=200, text="<p>Sign in to a workspace</p>", content_type="text/html")
+        raise web.HTTPFound(f"{redirect_uri}?{urlencode(back | {'code': self._code(self.installer_team)})}")
+
+    async def _allow(self, request: web.Request) -> web.Response:
+        """The consent page's Allow: a code for the signed-in browser's workspace."""
+        query = dict(request.query)
+        redirect_uri, refused = self._checked(query)
+        if refused is not None:
+            return refused
+        team_id, _, user_id = request.cookies.get(SESSION_COOKIE, "").partition(":")
+        if not (team_id and user_id):
+            return web.Response(status=200, text="<p>Sign in to a workspace</p>", content_type="text/html")
+        back = {"state": query.get("state", ""), "code": self._code(team_id)}
+        raise web.HTTPFound(f"{redirect_uri}?{urlencode(back)}")
+
+    def _checked(self, query: dict[str, str]) -> tuple[str, web.Response | None]:
+        """The redirect URL, or Slack's error page for a wrong client id or an unregistered redirect URL."""
         oidc = self.fake.oidc
         redirect_uri = query.get("redirect_uri", "")
         if query.get("client_id") != oidc.client_id or redirect_uri not in oidc.redirect_urls:
-            return web.Response(status=400, text="invalid client_id or redirect_uri", content_type="text/html")
-        back: dict[str, str] = {"state": query.get("state", "")}
-        if self._refusals:
-            back["error"] = self._refusals.popleft()
-        elif self.installer_team is None:
-            return web.Response(status=200, text="<p>Sign in to a workspace</p>", content_type="text/html")
-        else:
-            code = secrets.token_urlsafe(16)
-            self.codes[code] = self.installer_team
-            back["code"] = code
-        raise web.HTTPFound(f"{redirect_uri}?{urlencode(back)}")
+            return redirect_uri, web.Response(
+                status=400, text="invalid client_id or redirect_uri", content_type="text/html"
+            )
+        return redirect_uri, None
+
+    def _code(self, team_id: str) -> str:
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = team_id
+        return code
+
+    @staticmethod
+    def _consent_page(
+        workspace: Workspace, query: dict[str, str], redirect_uri: str, back: dict[str, str]
+    ) -> web.Response:
+        allow = html.escape(f"/oauth/v2/authorize/allow?{urlencode(query)}", quote=True)
+        cancel = html.escape(f"{redirect_uri}?{urlencode(back | {'error': 'access_denied'})}", quote=True)
+        scopes = "".join(f"<li>{html.escape(scope)}</li>" for scope in query.get("scope", "").split(",") if scope)
+        page = (
+            "<!doctype html><html><head><title>Slack</title></head><body>"
+            f"<h1>Gmail Connect is requesting permission to access the {html.escape(workspace.name)} "
+            f"Slack workspace</h1><ul>{scopes}</ul>"
+            f'<p><a id="cancel" href="{cancel}">Cancel</a> <a id="allow" href="{allow}">Allow</a></p>'
+            "</body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def _access(self, request: web.Request) -> web.Response:
         args: Args = dict(request.query)
@@ -154,6 +210,9 @@ class SlackInstalls:
         if client_secret != self.fake.oidc.client_secret:
             return web.json_response(_error("bad_client_secret"))
         if args.get("grant_type") == "refresh_token":
+            self.refresh_requests += 1
+            if self.hold_refreshes is not None:
+                await self.hold_refreshes.wait()
             return web.json_response(self._refresh(str(args.get("refresh_token", ""))))
         team = self.codes.pop(str(args.get("code", "")), None)
         if team is None:

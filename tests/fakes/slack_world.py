@@ -144,7 +144,9 @@ class SlackWorld:
         self.webhook_posts: list[Args] = []
         self.acks: list[Ack] = []
         self.home_views: dict[str, Args] = {}
-        self.users: dict[str, User] = {}
+        self.users: dict[str, User] = {}  # by id: each id's first workspace (most tests have one)
+        # By (team id, user id): the same user id in two workspaces is two people.
+        self.members: dict[tuple[str, str], User] = {}
         self.channels: dict[str, Channel] = {}
         self._timeline: list[tuple[str, Args]] = []  # (via, record): what became visible, in order
         # Called with (via, record) whenever something becomes visible, as it happens (the bench times
@@ -182,7 +184,11 @@ class SlackWorld:
         if not USER_ID.match(user_id):
             raise ValueError(f"unrealistic Slack user id {user_id!r} (want e.g. U0123456789)")
         email = email or f"{user_id.lower()}@example.com"
-        self.users[user_id] = User(user_id, team_id or self.team_id, email, messages_tab, is_bot)
+        person = User(user_id, team_id or self.team_id, email, messages_tab, is_bot)
+        self.members[(person.team_id, user_id)] = person
+        known = self.users.get(user_id)
+        if known is None or known.team_id == person.team_id:
+            self.users[user_id] = person
 
     def add_channel(
         self, channel_id: str, *, members: Iterable[str], is_private: bool = False, team_id: str | None = None
@@ -219,9 +225,10 @@ class SlackWorld:
         return self._ims[key]
 
     def _user(self, user_id: str, team_id: str | None = None) -> User:
+        """The person ``user_id`` of ``team_id`` (of their first workspace without one); added if unknown."""
         if user_id not in self.users:
             self.add_user(user_id, team_id=team_id)
-        return self.users[user_id]
+        return self.members.get((team_id, user_id), self.users[user_id]) if team_id else self.users[user_id]
 
     def _driver_channel(self, channel_id: str | None, user: User) -> Channel | None:
         """The channel a user acts in: their IM by default; unknown C…/G… channels appear without the bot."""
@@ -317,7 +324,8 @@ class SlackWorld:
         user_id = str(args.get("user", ""))
         if not USER_ID.match(user_id):
             return _error("user_not_found")
-        user = self._user(user_id)
+        team = args.get("team_id")
+        user = self._user(user_id, team if isinstance(team, str) and team else None)
         profile = {"email": user.email, "real_name": user_id.lower(), "display_name": user_id.lower()}
         return {
             "ok": True,
@@ -366,7 +374,7 @@ class SlackWorld:
         if self.bot_user_id not in channel.members:
             is_public = not channel.is_private and not channel.id.startswith("D")
             return None, "not_in_channel" if is_public else "channel_not_found"
-        if channel.im_user is not None and not self.users[channel.im_user].messages_tab:
+        if channel.im_user is not None and not self._user(channel.im_user, channel.team_id).messages_tab:
             return None, "messages_tab_disabled"
         return channel, None
 
