@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 _TOKEN_SHAPES = re.compile(
-    r"xox[abposr]-[A-Za-z0-9-]+"  # Slack tokens
+    r"xox[abposre]-[A-Za-z0-9-]+"  # Slack tokens (xoxe-: a rotating token's refresh token)
     r"|xapp-[A-Za-z0-9-]+"  # Slack app-level tokens
     r"|ya29\.[A-Za-z0-9._-]+"  # Google OAuth access tokens
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"  # any bearer credential

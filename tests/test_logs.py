@@ -19,6 +19,7 @@ def record(msg: str, *args: object) -> logging.LogRecord:
         "app token xapp-1-A111-222-abc",
         "headers {'authorization': 'bearer abcdefgh12345678'}",
         "configured key arc_project_key_123 leaked",
+        "body: {'refresh_token': 'xoxe-1-My0xLTEyMzQ1Njc4OTAxMjM'}",  # oauth.v2.access at DEBUG
     ],
 )
 def test_secrets_and_token_shapes_are_redacted(line: str) -> None:
@@ -26,7 +27,7 @@ def test_secrets_and_token_shapes_are_redacted(line: str) -> None:
     RedactSecrets(["arc_project_key_123"]).filter(rec)
     message = rec.getMessage()
     assert REDACTED in message
-    for secret in ("ya29.a0AfH6SMBx", "xoxb-1234", "xapp-1-A111", "abcdefgh12345678", "arc_project_key_123"):
+    for secret in ("ya29.a0AfH6SMBx", "xoxb-1234", "xapp-1-A111", "abcdefgh12345678", "arc_project_key_123", "xoxe-1"):
         assert secret not in message
 
 
