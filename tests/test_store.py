@@ -245,3 +245,12 @@ async def test_a_new_authorization_replaces_the_old_one_and_its_holder(database_
         assert await store.put_pending(flow(ALICE, "ac_2"), owner="r2", lease_seconds=30)
         assert (await store.leases.renew("r1", 60)).flows == set()  # r1's waiter for ac_1 stops
         assert (await store.leases.renew("r2", 60)).flows == {"ac_2"}
+
+
+async def test_who_opened_the_home_tab_is_known_to_every_replica(database_url: str) -> None:
+    async with Store.open(database_url) as first, Store.open(database_url) as second:
+        assert not await second.opened_home(ALICE)
+        await first.home_opened(ALICE)
+        await first.home_opened(ALICE)  # opened again: still one viewer
+        assert await second.opened_home(ALICE)
+        assert not await second.opened_home(BOB)

@@ -51,7 +51,6 @@ class Delivery:
         self._messenger = messenger
         self._store = store
         self._timeout = timeout_seconds
-        self._home_viewers: set[SlackUser] = set()  # App Home is refreshed only for users who opened it
         # One refresh at a time per user, so a view computed earlier is never published after a newer one.
         self._home_turns: dict[SlackUser, asyncio.Lock] = {}
 
@@ -97,15 +96,16 @@ class Delivery:
         await self._messenger.send(user, reply, messages.problem(text))
 
     async def home_opened(self, user: SlackUser) -> None:
-        self._home_viewers.add(user)
+        await self._store.home_opened(user)
         await self._publish_home(user)
 
     async def refresh_home(self, user: SlackUser) -> None:
-        if user in self._home_viewers:
-            try:
+        """Publish the user's App Home again, if they ever opened it (on any replica)."""
+        try:
+            if await self._store.opened_home(user):
                 await self._publish_home(user)
-            except (BotError, SlackApiError) as exc:  # the Home tab is a view, never worth failing an answer
-                log.warning("home.refresh_failed user=%s error=%s", user.arcade_id, exc)
+        except (BotError, SlackApiError) as exc:  # the Home tab is a view, never worth failing an answer
+            log.warning("home.refresh_failed user=%s error=%s", user.arcade_id, exc)
 
     async def finished(self, item: OutboxItem, authorized: Authorized | None) -> None:
         """Tell the user how their flow ended; mark the outbox item sent once Slack accepted it."""

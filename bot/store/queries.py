@@ -12,6 +12,7 @@ Tables:
 * ``used_tokens``: ids of single-use tokens already spent (the verifier's signed states), until
   they expire, so neither a restart nor a second process accepts a replay.
 * ``installations`` and ``install_states``: see ``bot.store.installs``.
+* ``home_viewers``: who opened the bot's App Home, whose Home every replica keeps fresh.
 * ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
   disconnected, delivery_sent) with times, kept for a configurable number of days.
 
@@ -196,6 +197,28 @@ class Store:
             await _insert_audit(tx, item.user, "delivery_sent", item.kind, now)
 
         await self._write(statement)
+
+    async def home_opened(self, user: SlackUser) -> None:
+        """The user opened the bot's App Home: from now on any replica refreshes it for them."""
+        now = self._clock()
+        await self._write(
+            lambda tx: tx.execute(
+                "INSERT INTO home_viewers (team_id, user_id, opened_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (team_id, user_id) DO UPDATE SET opened_at = excluded.opened_at",
+                user.team_id,
+                user.user_id,
+                now,
+            )
+        )
+
+    async def opened_home(self, user: SlackUser) -> bool:
+        async def query(tx: Tx) -> bool:
+            rows = await tx.fetch(
+                "SELECT 1 FROM home_viewers WHERE team_id = ? AND user_id = ?", user.team_id, user.user_id
+            )
+            return bool(rows)
+
+        return await self._read(query)
 
     async def audit(self, user: SlackUser, event: AuditName, detail: str = "") -> None:
         """Append to the user's audit trail. Never pass tokens or message contents here."""

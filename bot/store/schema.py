@@ -90,6 +90,15 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     """,
+    # version 6: who opened the App Home, so that every replica refreshes it for them
+    """
+    CREATE TABLE home_viewers (
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        PRIMARY KEY (team_id, user_id)
+    );
+    """,
 )
 
 _POSTGRES_SPELLING = (
