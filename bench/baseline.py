@@ -100,6 +100,8 @@ def serve_http(host: str, port: int) -> None:
 
 if __name__ == "__main__":
     if os.environ.get("SLACK_APP_TOKEN"):
+        # No web server in Socket Mode: port 0 says so; the bench waits for the socket to connect.
+        print("baseline.ready web=socket:0", flush=True)
         SocketModeHandler(app, os.environ["SLACK_APP_TOKEN"]).start()
     else:
         serve_http(os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "3000")))
