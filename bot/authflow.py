@@ -121,14 +121,15 @@ class AuthFlows:
         self._tasks.spawn(self._keep_leases(), name="auth-leases")
 
     async def _keep_leases(self) -> None:
+        # The entry point ticks once before it reports ready, so the first tick here waits its turn.
         while True:
+            await asyncio.sleep(self._lease / 3)
             try:
                 await self.tick()
             except StoreUnavailable as exc:  # tried again at the next tick
                 log.warning("lease.tick_failed owner=%s error=%s", self.owner, exc)
             except Exception:
                 log.exception("lease.tick_failed owner=%s", self.owner)
-            await asyncio.sleep(self._lease / 3)
 
     async def tick(self) -> tuple[int, int]:
         """Renew, repair and claim once; returns how many flows and owed answers were taken over."""
