@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
@@ -128,7 +127,7 @@ class Delivery:
                 slack_error(exc),
                 delay,
             )
-            await self._store.leases.postpone(item.id, time.time() + delay)
+            await self._store.leases.postpone(item.id, delay)
             return
         await self._store.mark_sent(item)
         log.info("delivery.sent id=%d user=%s kind=%s", item.id, item.user.arcade_id, item.kind)

@@ -21,10 +21,13 @@ class Leases:
         self._write = write
         self._clock = clock
 
-    async def postpone(self, item_id: int, until: float) -> None:
-        """Let go of an owed answer that could not be sent; any replica may try it again after ``until``."""
+    async def postpone(self, item_id: int, seconds: float) -> None:
+        """Let go of an owed answer that could not be sent; any replica may try it again ``seconds``
+        after the write runs (the store's clock, like every lease)."""
         await self._write(
-            lambda tx: tx.execute("UPDATE outbox SET owner = NULL, lease_until = ? WHERE id = ?", until, item_id)
+            lambda tx: tx.execute(
+                "UPDATE outbox SET owner = NULL, lease_until = ? WHERE id = ?", self._clock() + seconds, item_id
+            )
         )
 
     async def renew(self, owner: str, lease_seconds: float) -> Held:
