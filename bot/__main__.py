@@ -56,8 +56,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[i
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.open(settings.database_url))
-        gmail = Gmail(settings.gmail_api_url)
-        stack.callback(gmail.close)
+        gmail = await stack.enter_async_context(Gmail.open(settings.gmail_api_url))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         client, install = slack_client(settings, store, session)  # install: SLACK_INSTALL=on
         # Who a Slack user is at Arcade: slack:T:U (custom verifier) or their Slack email (Arcade's verifier).
