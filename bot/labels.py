@@ -135,5 +135,6 @@ def _tree(labels: Iterable[Label]) -> tuple[Line, ...]:
     for segments in paths:
         for depth in range(len(segments) - 1):
             key = tuple(segment.casefold() for segment in segments[: depth + 1])
-            lines.setdefault(key, Line(depth, segments[depth], synthetic=True))
+            if key not in lines:
+                lines[key] = Line(depth, segments[depth], synthetic=True)
     return tuple(lines[key] for key in sorted(lines))

@@ -68,12 +68,16 @@ async def test_finish_moves_a_flow_to_the_outbox_once(database_url: str) -> None
             await store.finish(ALICE, "ac_1", "completed", owner=OWNER, lease_seconds=FOREVER) is None
         )  # a second waiter gets nothing
         assert await store.get_pending(ALICE) is None
-        assert [(i.id, i.attempts) for i in await store.unsent()] == [(item.id, 0)]
+        assert item.attempts == 0  # its holder has not sent it yet...
+        # ...but the row counts the send it starts next: whoever takes it over after a crash checks first.
+        assert [(i.id, i.attempts) for i in await store.unsent()] == [(item.id, 1)]
         await store.mark_attempt(item.id)
-        assert [i.attempts for i in await store.unsent()] == [1]  # a retry after a crash must check first
-        await store.mark_sent(item)
+        assert [i.attempts for i in await store.unsent()] == [2]
+        assert await store.mark_sent(item) is False  # and Alice never opened the App Home
         assert await store.unsent() == []
         assert [e.event for e in await store.recent_audit(ALICE)] == ["delivery_sent", "completed"]
+        await store.home_opened(ALICE)
+        assert await store.mark_sent(item) is True
 
 
 async def test_events_are_remembered_for_an_hour(database_url: str) -> None:

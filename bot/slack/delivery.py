@@ -101,8 +101,16 @@ class Delivery:
     async def refresh_home(self, user: SlackUser) -> None:
         """Publish the user's App Home again, if they ever opened it (on any replica)."""
         try:
-            if await self._store.opened_home(user):
-                await self._publish_home(user)
+            opened = await self._store.opened_home(user)
+        except BotError as exc:
+            log.warning("home.refresh_failed user=%s error=%s", user.arcade_id, exc)
+            return
+        if opened:
+            await self._refresh_opened_home(user)
+
+    async def _refresh_opened_home(self, user: SlackUser) -> None:
+        try:
+            await self._publish_home(user)
         except (BotError, SlackApiError) as exc:  # the Home tab is a view, never worth failing an answer
             log.warning("home.refresh_failed user=%s error=%s", user.arcade_id, exc)
 
@@ -129,12 +137,14 @@ class Delivery:
             )
             await self._store.leases.postpone(item.id, delay)
             return
-        await self._store.mark_sent(item)
+        home = await self._store.mark_sent(item)
         log.info("delivery.sent id=%d user=%s kind=%s", item.id, item.user.arcade_id, item.kind)
-        await self.refresh_home(item.user)
+        if home:
+            await self._refresh_opened_home(item.user)
 
     async def _send_owed(self, item: OutboxItem, message: Message) -> None:
-        await self._store.mark_attempt(item.id)
+        if item.attempts:  # taken up again: count this send too (a fresh item's row already counts it)
+            await self._store.mark_attempt(item.id)
         await self._messenger.direct(item.user, message, key=item.id, check=item.attempts > 0)
 
     async def _outcome(

@@ -149,6 +149,8 @@ class Store:
         answer is held by ``owner``, who delivers it.
 
         Returns None when that flow is no longer pending (another waiter or a newer flow won).
+        The row counts the send its holder starts next (``attempts`` = 1), so that whoever takes it
+        over after a crash checks Slack first; the item returned says no send has been made yet.
         """
         now = self._clock()
 
@@ -163,8 +165,8 @@ class Store:
                 return None
             reply = str(row[0][0])
             inserted = await tx.fetch(
-                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at, owner, lease_until)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at, owner, lease_until, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
                 user.team_id,
                 user.user_id,
                 kind,
@@ -189,14 +191,17 @@ class Store:
         """Record that a send of this item is about to start (before the request leaves)."""
         await self._write(lambda tx: tx.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", item_id))
 
-    async def mark_sent(self, item: OutboxItem) -> None:
+    async def mark_sent(self, item: OutboxItem) -> bool:
+        """Slack accepted the answer. Returns whether the user ever opened the App Home (read in
+        the same round trip, since a delivered answer changes what the Home shows)."""
         now = self._clock()
 
-        async def statement(tx: Tx) -> None:
+        async def statement(tx: Tx) -> bool:
             await tx.execute("UPDATE outbox SET sent_at = ?, owner = NULL WHERE id = ?", now, item.id)
             await _insert_audit(tx, item.user, "delivery_sent", item.kind, now)
+            return bool(await _home_rows(tx, item.user))
 
-        await self._write(statement)
+        return await self._write(statement)
 
     async def home_opened(self, user: SlackUser) -> None:
         """The user opened the bot's App Home: from now on any replica refreshes it for them."""
@@ -213,10 +218,7 @@ class Store:
 
     async def opened_home(self, user: SlackUser) -> bool:
         async def query(tx: Tx) -> bool:
-            rows = await tx.fetch(
-                "SELECT 1 FROM home_viewers WHERE team_id = ? AND user_id = ?", user.team_id, user.user_id
-            )
-            return bool(rows)
+            return bool(await _home_rows(tx, user))
 
         return await self._read(query)
 
@@ -295,6 +297,10 @@ async def _insert_audit(tx: Tx, user: SlackUser, event: AuditName, detail: str, 
         detail,
         at,
     )
+
+
+async def _home_rows(tx: Tx, user: SlackUser) -> list[Row]:
+    return await tx.fetch("SELECT 1 FROM home_viewers WHERE team_id = ? AND user_id = ?", user.team_id, user.user_id)
 
 
 def _audit_event(row: Row) -> AuditEvent:
