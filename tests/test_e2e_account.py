@@ -100,6 +100,8 @@ async def test_prompt_changes_in_place_waiting_then_connected(world: World) -> N
     await world.slack.wait_for(lambda: any("Waiting for you" in text_of(p) for p in replacements(world, prompt["url"])))
     await world.arcade.approve(arcade_user(ALICE), email="alice@example.com")
     await wait_for_labels(world)
+    # The prompt's new face goes out together with the DM: wait for it too.
+    await world.slack.wait_for(lambda: "Gmail connected" in text_of(replacements(world, prompt["url"])[-1]))
     final = replacements(world, prompt["url"])[-1]
     assert "Gmail connected as alice@example.com" in text_of(final)
     assert buttons(final) == []

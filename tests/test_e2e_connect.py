@@ -77,9 +77,10 @@ async def test_connect_prompt_then_labels_after_approval(world: World, mode: str
     assert "alice@example.com" in shown or any(
         "alice@example.com" in text_of(m) for m in world.slack.private_to(ALICE, TEAM)
     )
-    # The prompt was replaced in place by a short confirmation.
-    replaced = [p for p in world.slack.webhook_posts if p.get("replace_original")]
-    assert any("Gmail connected" in text_of(p) for p in replaced)
+    # The prompt is replaced in place by a short confirmation (sent together with the DM).
+    await world.slack.wait_for(
+        lambda: any("Gmail connected" in text_of(p) for p in world.slack.webhook_posts if p.get("replace_original"))
+    )
     # Nothing went anywhere public, and the token never reached Slack.
     assert world.slack.public_messages() == []
     for token in world.arcade.tokens:

@@ -364,10 +364,10 @@ class SlackWorld:
             channel |= {"is_im": len(users) == 1, "user": users[0], "created": int(self.clock())}
         return {"ok": True, "no_op": already, "already_open": already, "channel": channel}
 
-    def _postable(self, channel_id: str) -> tuple[Channel | None, str | None]:
+    def _postable(self, channel_id: str, team_id: object = None) -> tuple[Channel | None, str | None]:
         """The channel the bot may post into, else the error Slack gives (slack.md §1.4/§1.5)."""
-        if USER_ID.match(channel_id):  # channel=U… posts into the app's DM with that user
-            channel_id = self.dm_channel_id(channel_id)
+        if USER_ID.match(channel_id):  # channel=U… posts into the app's DM with that user, in that workspace
+            channel_id = self.dm_channel_id(channel_id, team_id if isinstance(team_id, str) and team_id else None)
         channel = self.channels.get(channel_id)
         if channel is None:
             return None, "channel_not_found"
@@ -408,7 +408,7 @@ class SlackWorld:
         return message | ({"blocks": record["blocks"]} if record["blocks"] else {})
 
     def _post_message(self, args: Args) -> Args:
-        channel, error = self._postable(str(args.get("channel", "")))
+        channel, error = self._postable(str(args.get("channel", "")), args.get("team_id"))
         if channel is None:
             return _error(error or "channel_not_found")
         blocks, failure = self._content(args)
@@ -497,7 +497,7 @@ class SlackWorld:
         return {"ok": True, "message_ts": ts}
 
     def _chat_update(self, args: Args) -> Args:
-        channel, error = self._postable(str(args.get("channel", "")))
+        channel, error = self._postable(str(args.get("channel", "")), args.get("team_id"))
         if channel is None:
             return _error(error or "channel_not_found")
         found = [m for m in self.messages if m["channel"] == channel.id and m["ts"] == args.get("ts")]
