@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(supervise(settings.workers, os.environ, host=settings.host, port=settings.port))
     settings = dataclasses.replace(settings, worker=worker)
     log.info("bot.open_files limit=%d", process.raise_open_files_limit())
-    return asyncio.run(_run(settings))
+    with asyncio.Runner(loop_factory=process.event_loop_factory()) as runner:
+        return runner.run(_run(settings))
 
 
 if __name__ == "__main__":
