@@ -1,14 +1,14 @@
-"""The test world: the fakes (Slack, Arcade, Gmail, Google Calendar, GitHub), the real bot (``bot.__main__.serve``) pointed at them, the people and
-channels in it, and helpers to read what Slack received. Fixtures live in ``conftest.py``."""
+"""The test world: the fakes (Slack, Arcade, Gmail, Google Calendar, GitHub), the real bot
+(``bot.__main__.serve``) pointed at them, the people and channels in it, and helpers to read what
+Slack received. Fixtures live in ``conftest.py``."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Iterable
 
 from bot.__main__ import serve
 from bot.config import Settings

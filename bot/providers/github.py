@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.models import Message
 from bot.providers.base import Grant, Provider, email_of
 from bot.providers.github_api import Found, GitHub, Pull, PullRequests
-from bot.slack.kit import Block, context, escape, plural, section
+from bot.slack.kit import Block, context, escape, section
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -55,7 +55,7 @@ def _line(pull: Pull, *, by: bool) -> str:
 def _list(title: str, found: Found, *, by: bool, empty: str) -> str:
     lines = [_line(pull, by=by) for pull in found.pulls] or [empty]
     if found.total > len(found.pulls):
-        lines.append(f"…and {plural(found.total - len(found.pulls), 'more')} on GitHub")
+        lines.append(f"…and {found.total - len(found.pulls)} more on GitHub")
     return "\n".join([f"*{title}* ({found.total})", *lines])
 
 
