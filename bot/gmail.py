@@ -1,15 +1,18 @@
-"""The only module that talks to Gmail (through google-api-python-client).
+"""The only module that talks to Gmail: its REST API over the bot's own aiohttp client.
 
-google-api-python-client is blocking and httplib2 is not thread-safe, so:
+Two calls per listing, both on the event loop: ``labels.list``, then one batch of ``labels.get``
+(Google's batch endpoint, ``bot.gmail_batch``) for the unread counts. google-api-python-client
+did the same calls through a thread pool, httplib2 and the ``email`` package; measured with
+bench/ (docs/performance.md), that cost more CPU than everything else in a finished flow but the
+Slack calls, so the two documented requests are made directly (gmail.md §4 names direct REST as
+the way out when the executor is the bottleneck).
 
-* one credential-less service is built per process from the bundled discovery document
-  (no network at start-up) and only its request builders are shared;
-* every call gets its own ``AuthorizedHttp`` (the user's token, for this call only) in a bounded
-  thread pool, so one user's token can never ride on another user's request. Underneath, each pool
-  thread keeps one ``httplib2.Http`` (never shared between threads), so its kept-alive connection
-  to Gmail spares every call a new TCP and TLS handshake;
-* ``refresh_status_codes=()`` makes a 401 surface as ``HttpError`` instead of ``RefreshError``:
-  Arcade owns refreshing, we only report that the token was refused.
+* The user's token rides on each request only, as ``Authorization: Bearer``; connections are
+  kept alive and shared, headers never are.
+* At most ``max_connections`` requests are in flight at once; each has a timeout.
+* Errors are read as Google documents them: 401, and 403 with an auth reason, mean the token is
+  refused (Arcade owns refreshing, so it is never refreshed here); 429, 5xx and rate-limit 403s are
+  retried ``NUM_RETRIES`` times with backoff, honouring ``Retry-After``, then reported.
 """
 
 from __future__ import annotations
@@ -17,128 +20,142 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import httplib2
-from google.oauth2.credentials import Credentials
-from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
+import aiohttp
 
 from bot.errors import BotError, GmailAuthError, GmailRateLimited, GmailUnavailable
-from bot.gmail_batch import batch_get
+from bot.gmail_batch import batch_body, batch_uri, parse_batch
 from bot.labels import from_api
 from bot.models import Label
+from bot.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 15.0
-NUM_RETRIES = 2  # googleapiclient retries 429, 5xx and rate-limit 403s with exponential backoff
+NUM_RETRIES = 2  # 429, 5xx and rate-limit 403s, like google-api-python-client's num_retries
+RETRY_AFTER_CAP = 10.0  # s: a longer Retry-After is reported as "slow down" instead of waited out
 BATCH_SIZE = 25  # labels.get per batch request: Google advises ≤ 50, and users report 429s above ~20-50
 MAX_COUNTED = 101  # Inbox + the first 100 user labels get unread counts: ≤ 101 quota units per listing
 _AUTH_REASONS = {"authError", "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "required"}
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+_ACCEPT = {"Accept": "application/json"}
 
 
 class Gmail:
-    def __init__(self, api_url: str, *, max_workers: int = 32) -> None:
-        # The batch endpoint ignores api_endpoint (it is built from the discovery rootUrl), so it
-        # is derived here: production gets Google's documented /batch/gmail/v1, tests their fake.
-        self._batch_uri = api_url.rstrip("/") + "/batch/gmail/v1"
-        service = build(
-            "gmail",
-            "v1",
-            http=httplib2.Http(timeout=REQUEST_TIMEOUT),  # placeholder: every call passes its own http
-            static_discovery=True,
-            cache_discovery=False,
-            client_options={"api_endpoint": api_url},
-        )
-        self._labels = service.users().labels()
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gmail")
-        self._local = threading.local()  # .http: this pool thread's own httplib2.Http
-        self._connections: list[httplib2.Http] = []  # every thread's, to close them at the end
+    def __init__(self, session: aiohttp.ClientSession, api_url: str) -> None:
+        root = api_url.rstrip("/")
+        self._session = session
+        self._labels_uri = f"{root}/gmail/v1/users/me/labels"
+        # The batch endpoint is Google's documented /batch/gmail/v1 on the same host.
+        self._batch_uri = batch_uri(root)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for connection in self._connections:
-            connection.close()
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, api_url: str, *, max_connections: int = 64) -> AsyncIterator[Gmail]:
+        """A Gmail client with its own connection pool, closed on exit."""
+        connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            yield cls(session, api_url)
 
     async def list_labels(self, token: str, *, unread: bool = True) -> list[Label]:
         """Every label; with ``unread``, Inbox and user labels carry their unread counts."""
-        loop = asyncio.get_running_loop()
-        raw = await loop.run_in_executor(self._executor, self._list_sync, token, unread)
+        body = await self._get_json(self._labels_uri, token)
+        found = body.get("labels", [])
+        raw = [item for item in found if isinstance(item, dict) and isinstance(item.get("id"), str)]
+        if unread:
+            wanted = [item["id"] for item in raw if item["id"] == "INBOX" or item.get("type") == "user"]
+            counts = await self._unread(token, wanted[:MAX_COUNTED])
+            raw = [{**item, "threadsUnread": counts[item["id"]]} if item["id"] in counts else item for item in raw]
         return [label for label in map(from_api, raw) if label is not None]
 
-    def _list_sync(self, token: str, unread: bool) -> list[dict[str, Any]]:
-        http = self._authorized(token)
-        try:
-            body = self._labels.list(userId="me").execute(http=http, num_retries=NUM_RETRIES)
-        except HttpError as exc:
-            raise _translate(exc) from None
-        except (OSError, httplib2.HttpLib2Error) as exc:
-            log.warning("gmail.error call=labels.list error=%s", type(exc).__name__)
-            raise GmailUnavailable(f"Gmail unreachable: {type(exc).__name__}") from None
-        found = body.get("labels", []) if isinstance(body, dict) else []
-        labels = [item for item in found if isinstance(item, dict) and isinstance(item.get("id"), str)]
-        if unread:
-            wanted = [item["id"] for item in labels if item["id"] == "INBOX" or item.get("type") == "user"]
-            counts = self._unread_sync(http, wanted[:MAX_COUNTED])
-            labels = [{**item, **counts.get(item["id"], {})} for item in labels]
-        return labels
-
-    def _authorized(self, token: str) -> AuthorizedHttp:
-        """This call's credentials around this thread's own connection (httplib2 is not thread-safe)."""
-        connection: httplib2.Http | None = getattr(self._local, "http", None)
-        if connection is None:
-            connection = self._local.http = httplib2.Http(timeout=REQUEST_TIMEOUT)
-            self._connections.append(connection)  # list.append is atomic: pool threads may race here
-        return AuthorizedHttp(
-            Credentials(token),  # type: ignore[no-untyped-call]  # google-auth leaves __init__ unannotated
-            http=connection,
-            refresh_status_codes=(),
-        )
-
-    def _unread_sync(self, http: AuthorizedHttp, label_ids: list[str]) -> dict[str, dict[str, int]]:
-        """``threadsUnread`` per label (what Gmail's sidebar shows: unread conversations, not
-        messages) through batched ``labels.get``. Counts are a nicety: a
-        failed part or batch leaves those labels without a count instead of failing the listing."""
-        counts: dict[str, dict[str, int]] = {}
-        for start in range(0, len(label_ids), BATCH_SIZE):
-            requests = {
-                label_id: self._labels.get(userId="me", id=label_id)
-                for label_id in label_ids[start : start + BATCH_SIZE]
-            }
+    async def _get_json(self, uri: str, token: str) -> dict[str, Any]:
+        headers = {**_ACCEPT, "Authorization": f"Bearer {token}"}
+        attempt = 0
+        while True:
             try:
-                answers = batch_get(http, self._batch_uri, requests)
-            except (HttpError, OSError, httplib2.HttpLib2Error) as exc:
+                async with self._session.get(uri, params={"alt": "json"}, headers=headers) as response:
+                    status, content = response.status, await response.read()
+                    retry_after = _seconds(response.headers.get("Retry-After"))
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if attempt >= NUM_RETRIES:
+                    log.warning("gmail.error call=labels.list error=%s", type(exc).__name__)
+                    raise GmailUnavailable(f"Gmail unreachable: {type(exc).__name__}") from None
+            else:
+                if status == 200:
+                    answer = _json(content)
+                    if answer is None:
+                        raise GmailUnavailable("Gmail answered 200 without a JSON object")
+                    return answer
+                error = _translate(status, content)
+                again = isinstance(error, GmailRateLimited) or status >= 500
+                if not again or attempt >= NUM_RETRIES or (retry_after or 0.0) > RETRY_AFTER_CAP:
+                    raise error
+            delay = backoff_delay(attempt) if retry_after is None else retry_after
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _unread(self, token: str, label_ids: list[str]) -> dict[str, int]:
+        """``threadsUnread`` per label (what Gmail's sidebar shows: unread conversations, not
+        messages) through batched ``labels.get``. Counts are a nicety: a failed part or batch
+        leaves those labels without a count instead of failing the listing."""
+        counts: dict[str, int] = {}
+        for start in range(0, len(label_ids), BATCH_SIZE):
+            chunk = label_ids[start : start + BATCH_SIZE]
+            content_type, body = batch_body(self._labels_uri, chunk)
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+            try:
+                async with self._session.post(self._batch_uri, data=body, headers=headers) as response:
+                    status, content = response.status, await response.read()
+                    answer_type = response.headers.get("Content-Type", "")
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 log.warning("gmail.unread_skipped error=%s", type(exc).__name__)
                 break
-            for label_id, answer in answers.items():
-                unread = answer.get("threadsUnread")
-                if label_id in requests and isinstance(unread, int) and not isinstance(unread, bool):
-                    counts[label_id] = {"threadsUnread": unread}
+            if status != 200:
+                log.warning("gmail.unread_skipped status=%d", status)
+                break
+            for label_id, answer in parse_batch(answer_type, content).items():
+                value = answer.get("threadsUnread")
+                if label_id in chunk and isinstance(value, int) and not isinstance(value, bool):
+                    counts[label_id] = value
         return counts
 
 
-def _translate(exc: HttpError) -> BotError:
-    status = exc.status_code
-    reasons = _reasons(exc.content)
+def _seconds(value: str | None) -> float | None:
+    """``Retry-After`` in seconds, when given as a number."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json(content: bytes) -> dict[str, Any] | None:
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _translate(status: int, content: bytes) -> BotError:
+    reasons = _reasons(content)
     log.warning("gmail.error status=%s reasons=%s", status, ",".join(sorted(reasons)) or "-")
     if status == 401 or (status == 403 and reasons & _AUTH_REASONS):
         return GmailAuthError(f"Gmail answered {status}")
     if status == 429 or (status == 403 and reasons & _RATE_REASONS):
         return GmailRateLimited(f"Gmail answered {status}")
-    return GmailUnavailable(f"Gmail answered {status}")
+    if status >= 500:
+        return GmailUnavailable(f"Gmail answered {status}")
+    return GmailUnavailable(f"Gmail refused the request ({status})")
 
 
 def _reasons(content: bytes) -> set[str]:
     """``errors[].reason`` and ``details[].reason`` from Google's error envelope, if parseable."""
-    try:
-        error = json.loads(content)["error"]
-    except (ValueError, KeyError, TypeError):
-        return set()
+    answer = _json(content)
+    error = answer.get("error") if answer else None
     found = set()
     for key in ("errors", "details"):
         for item in error.get(key, []) if isinstance(error, dict) else []:

@@ -1,74 +1,73 @@
-"""Gmail's batch endpoint: several API calls in one ``multipart/mixed`` POST (blocking; pool threads only).
+"""Gmail's batch endpoint: several ``labels.get`` in one ``multipart/mixed`` POST (pure, no I/O).
 
-google-api-python-client's ``BatchHttpRequest`` lets the standard library's ``email`` package pick
-the MIME boundary from the module-level ``random`` generator, from whichever pool thread runs the
-batch; the bot keeps its randomness to generators of its own, so the batch is written here, in
-the format of Google's batch guide (``/batch/api_name/api_version``): one ``application/http``
-part per call, each named by its ``Content-ID``, without an ``Authorization`` header of its own
-(parts inherit the outer request's, which carries the user's token). The answer is a
-``multipart/mixed`` of HTTP responses whose ``Content-ID`` is ``<response-`` + the part's id.
+Written in the format of Google's batch guide (``/batch/api_name/api_version``): one
+``application/http`` part per call, each named by its ``Content-ID``, without an
+``Authorization`` header of its own (parts inherit the outer request's, which carries the user's
+token). The answer is a ``multipart/mixed`` of HTTP responses whose ``Content-ID`` is
+``<response-`` + the part's id. The boundary comes from ``secrets``, never the module-level
+``random`` generator.
 """
 
 from __future__ import annotations
 
-import email.parser
 import json
+import re
 import secrets
-from collections.abc import Mapping
-from email.message import Message
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from googleapiclient.errors import HttpError
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_CONTENT_ID = re.compile(rb"^content-id:\s*<?([^>\r\n]*)>?\s*$", re.IGNORECASE | re.MULTILINE)
 
-_parser = email.parser.BytesParser()
+
+def batch_uri(api_root: str) -> str:
+    """Google's batch endpoint for Gmail on the host of ``api_root``."""
+    return f"{api_root.rstrip('/')}/batch/gmail/v1"
 
 
-def batch_get(http: Any, batch_uri: str, requests: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Send ``requests`` (googleapiclient ``HttpRequest`` builders, by id) as one batch through
-    ``http``; the JSON answer of each part that succeeded, by id. A refused batch raises ``HttpError``."""
+def batch_body(labels_uri: str, label_ids: list[str]) -> tuple[str, bytes]:
+    """The ``Content-Type`` and body of one batch of ``labels.get`` (one part per label id)."""
     boundary = f"batch_{secrets.token_hex(16)}"
-    body = "".join(_part(boundary, request_id, request) for request_id, request in requests.items())
-    response, content = http.request(
-        batch_uri,
-        "POST",
-        body=f"{body}--{boundary}--\r\n",
-        headers={"content-type": f'multipart/mixed; boundary="{boundary}"'},
-    )
-    if not 200 <= response.status < 300:
-        raise HttpError(response, content, uri=batch_uri)
-    return _answers(response.get("content-type", ""), content)
-
-
-def _part(boundary: str, request_id: str, request: Any) -> str:
-    target = urlsplit(request.uri)
-    path = f"{target.path}?{target.query}" if target.query else target.path
-    headers = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
-    return (
+    path = urlsplit(labels_uri).path
+    parts = [
         f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-        f"Content-ID: <{request_id}>\r\n\r\n{request.method} {path} HTTP/1.1\r\n{headers}\r\n"
-    )
+        f"Content-ID: <{label_id}>\r\n\r\nGET {path}/{quote(label_id, safe='')}?alt=json HTTP/1.1\r\n"
+        "Accept: application/json\r\n\r\n"
+        for label_id in label_ids
+    ]
+    return f'multipart/mixed; boundary="{boundary}"', f"{''.join(parts)}--{boundary}--\r\n".encode()
 
 
-def _answers(content_type: str, content: bytes) -> dict[str, dict[str, Any]]:
-    message = _parser.parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + content)
+def parse_batch(content_type: str, content: bytes) -> dict[str, dict[str, Any]]:
+    """The JSON answer of each part that succeeded (status 200), by the id its request was sent with."""
+    found = _BOUNDARY.search(content_type)
+    if found is None:
+        return {}
+    delimiter = b"--" + (found.group(1) or found.group(2)).encode()
     answers: dict[str, dict[str, Any]] = {}
-    for part in message.get_payload() if message.is_multipart() else []:
-        if not isinstance(part, Message):
+    for chunk in content.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):  # the closing delimiter
+            break
+        part_head, inner = _split_head(chunk.lstrip(b"\r\n"))
+        content_id = _CONTENT_ID.search(part_head)
+        request_id = content_id.group(1).decode(errors="replace").strip() if content_id else ""
+        if not request_id.startswith("response-"):
             continue
-        content_id = str(part.get("Content-ID", "")).strip().removeprefix("<").removesuffix(">")
-        payload = part.get_payload()
-        if not content_id.startswith("response-") or not isinstance(payload, str):
-            continue
-        status_line, _, rest = payload.lstrip().partition("\n")
-        status = status_line.split()[1:2]
-        if status != ["200"]:
+        status_head, body = _split_head(inner.lstrip(b"\r\n"))
+        status = status_head.split(b"\n", 1)[0].split()
+        if len(status) < 2 or status[1] != b"200":
             continue  # a part Gmail refused: no answer for that id
-        inner = email.parser.Parser().parsestr(rest)
         try:
-            answer = json.loads(str(inner.get_payload()))
+            answer = json.loads(body)
         except ValueError:
             continue
         if isinstance(answer, dict):
-            answers[content_id.removeprefix("response-")] = answer
+            answers[request_id.removeprefix("response-")] = answer
     return answers
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    """Header block and the rest, at the first blank line (CRLF or bare LF)."""
+    found = _BLANK_LINE.search(data)
+    return (data, b"") if found is None else (data[: found.start()], data[found.end() :])

@@ -1,4 +1,4 @@
-"""bot.slack.Messenger against the fake Slack: DM channels are opened once per user."""
+"""bot.slack.Messenger against the fake Slack: DMs by user id, DM channels remembered, and the routes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Message, SlackUser
 from bot.slack.reply import Reply
-from bot.slack.sender import Messenger
+from bot.slack.sender import Messenger, retry_handlers
 from tests.fakes.slack import FakeSlack
 
 ALICE = SlackUser("T0000000001", "U0ALICE0001")
@@ -36,22 +36,60 @@ def _opens(fake: FakeSlack) -> list[str]:
     return [str(c.args.get("users")) for c in fake.calls if c.method == "conversations.open"]
 
 
-async def test_a_users_dm_is_opened_once_and_reused(fake: FakeSlack, messenger: Messenger) -> None:
+async def test_a_first_dm_goes_to_the_user_id_and_its_channel_is_remembered(
+    fake: FakeSlack, messenger: Messenger
+) -> None:
     await messenger.direct(ALICE, Message(text="one"))
     await messenger.direct(BOB, Message(text="for bob"))
     await messenger.direct(ALICE, Message(text="two"))
-    assert sorted(_opens(fake)) == sorted([ALICE.user_id, BOB.user_id])
-    posts = [c.args.get("channel") for c in fake.calls if c.method == "chat.postMessage"]
-    assert posts[0] == posts[2] != posts[1]  # Alice's two messages in her DM, Bob's in his
+    assert _opens(fake) == []  # no conversations.open: Slack takes the user id as the DM
+    posts = [str(c.args.get("channel")) for c in fake.calls if c.method == "chat.postMessage"]
+    assert posts[:2] == [ALICE.user_id, BOB.user_id]
+    assert posts[2].startswith("D")  # Alice's DM id, learnt from the first answer
+    dms = {m["channel"] for m in fake.messages if m.get("user") == ALICE.user_id}
+    assert dms == {posts[2]}  # both of Alice's messages landed in that one DM
+
+
+async def test_a_user_id_slack_refuses_as_a_channel_opens_the_dm(fake: FakeSlack, messenger: Messenger) -> None:
+    fake.fail_next("chat.postMessage", "channel_not_found")
+    await messenger.direct(ALICE, Message(text="one"))
+    assert _opens(fake) == [ALICE.user_id]
+    posted = [c for c in fake.calls if c.method == "chat.postMessage"]
+    assert [c.args.get("text") for c in posted] == ["one", "one"]  # the refused one, then into the DM
+    assert str(posted[1].args.get("channel")).startswith("D")
+
+
+async def test_a_429_on_opening_the_dm_is_waited_out(fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", "channel_not_found")
+    fake.rate_limit_next("conversations.open", retry_after=1)
+    async with aiohttp.ClientSession() as session:
+        client = AsyncWebClient(
+            token=fake.bot_token, base_url=fake.api_url, session=session, retry_handlers=retry_handlers()
+        )
+        await Messenger(client, session).direct(ALICE, Message(text="one"))
+    first, second = [c.at for c in fake.calls if c.method == "conversations.open"]
+    assert second - first >= 1.0
+    assert [m.get("text") for m in fake.messages if m.get("user") == ALICE.user_id] == ["one"]
 
 
 async def test_a_dm_slack_no_longer_knows_is_opened_again(fake: FakeSlack, messenger: Messenger) -> None:
     await messenger.direct(ALICE, Message(text="one"))
     fake.fail_next("chat.postMessage", "channel_not_found")
     await messenger.direct(ALICE, Message(text="two"))
-    assert _opens(fake) == [ALICE.user_id, ALICE.user_id]
+    assert _opens(fake) == [ALICE.user_id]
     posted = [c for c in fake.calls if c.method == "chat.postMessage"]
     assert [c.args.get("text") for c in posted] == ["one", "two", "two"]  # the refused one, then again
+
+
+async def test_a_checked_send_reads_the_dm_first_and_skips_what_slack_has(
+    fake: FakeSlack, messenger: Messenger
+) -> None:
+    await messenger.direct(ALICE, Message(text="owed"), key=7)
+    await messenger.direct(ALICE, Message(text="owed"), key=7, check=True)  # a retry after a crash
+    await messenger.direct(ALICE, Message(text="other"), key=8, check=True)
+    texts = [m.get("text") for m in fake.messages if m.get("user") == ALICE.user_id]
+    assert texts == ["owed", "other"]
+    assert [c.method for c in fake.calls if c.method == "conversations.history"] == ["conversations.history"] * 2
 
 
 def _hook(fake: FakeSlack) -> str:

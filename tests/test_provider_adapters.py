@@ -12,8 +12,8 @@ from bot.errors import BotError, RateLimited, ServiceUnavailable, TokenRefused
 from bot.providers import calendar as calendar_provider
 from bot.providers import github as github_provider
 from bot.providers.calendar import SCOPE as CALENDAR_SCOPE
-from bot.providers.calendar_api import Calendar, endpoint
-from bot.providers.github_api import GitHub
+from bot.providers.calendar_api import Agenda, Calendar, endpoint
+from bot.providers.github_api import GitHub, PullRequests
 from tests.fakes.arcade import FakeArcade
 from tests.fakes.calendar import FakeCalendar
 from tests.fakes.github import FakeGitHub
@@ -33,7 +33,7 @@ def token(arcade: FakeArcade, provider: str = "google", scopes: tuple[str, ...] 
     return arcade._mint(arcade.connect(USER, scopes, provider_id=provider))
 
 
-async def agenda_of(fake: FakeCalendar, bearer: str, limit: int = 10) -> calendar_provider.Agenda:
+async def agenda_of(fake: FakeCalendar, bearer: str, limit: int = 10) -> Agenda:
     calendar = Calendar(fake.base_url)
     try:
         return await calendar.upcoming(bearer, now=NOW, limit=limit)
@@ -125,7 +125,7 @@ async def test_calendar_recovers_from_one_server_error_and_refuses_a_gmail_only_
             await agenda_of(fake, gmail_only)
 
 
-async def pulls_of(fake: FakeGitHub, bearer: str, limit: int = 10) -> github_provider.PullRequests:
+async def pulls_of(fake: FakeGitHub, bearer: str, limit: int = 10) -> PullRequests:
     async with GitHub.open(fake.base_url) as github:
         return await github.pull_requests(bearer, limit=limit)
 

@@ -26,7 +26,6 @@ def _times(world: World, method: str) -> list[float]:
     ("method", "where", "route"),
     [
         ("chat.postEphemeral", "mention", "ephemeral"),
-        ("conversations.open", "dm", "dm"),
         ("chat.postMessage", "dm", "dm"),
     ],
 )

@@ -42,6 +42,7 @@ class World:
     calendar: FakeCalendar
     github: FakeGitHub
     bots: list[RunningBot] = field(default_factory=list)
+    providers: Iterable[AnyProvider] = SHIPPED  # what the bots a test starts offer
 
     def env(self, mode: str, **extra: str) -> dict[str, str]:
         env = {
@@ -67,13 +68,11 @@ class World:
         env.setdefault("VERIFIER_SECRET", VERIFIER_SECRET)
         return env
 
-    async def start_bot(
-        self, mode: str = "http", providers: Iterable[AnyProvider] = SHIPPED, **extra: str
-    ) -> RunningBot:
+    async def start_bot(self, mode: str = "http", **extra: str) -> RunningBot:
         settings = Settings.from_env(self.env(mode, **extra))
         if settings.public_url:  # the Slack app's registered redirect URL (manifest oauth_config.redirect_urls)
             self.slack.oidc.redirect_urls.add(f"{settings.public_url}/arcade/verify/callback")
-        bot = RunningBot(settings, providers)
+        bot = RunningBot(settings, self.providers)
         self.bots.append(bot)
         await bot.started()
         self.ingress.target = bot.url

@@ -30,11 +30,8 @@ class Labels:
 
 @asynccontextmanager
 async def _open(settings: Settings) -> AsyncIterator[Gmail]:
-    gmail = Gmail(settings.gmail_api_url)
-    try:
+    async with Gmail.open(settings.gmail_api_url) as gmail:
         yield gmail
-    finally:
-        gmail.close()
 
 
 async def _labels(gmail: Gmail, grant: Grant) -> Labels:

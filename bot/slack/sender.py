@@ -4,7 +4,8 @@ Private delivery has three routes, tried in this order:
 
 1. the command's or click's ``response_url`` (ephemeral; Slack allows 5 uses in 30 minutes);
 2. ``chat.postEphemeral`` in the channel it came from (fails in DMs and where the bot is absent);
-3. a DM: ``conversations.open`` with the user, then ``chat.postMessage``.
+3. a DM: ``chat.postMessage`` with the user's id as the channel (Slack posts it in the app's DM
+   with them), or ``conversations.open`` first where that is refused or the DM's id is needed.
 
 Each route that fails falls through to the next, so an answer survives an expired
 ``response_url``, a channel the bot is not in, and Slack's rate limits (slack_sdk's retry
@@ -47,8 +48,8 @@ log = logging.getLogger(__name__)
 DELIVERY_EVENT = "gmail_connect_delivery"  # message metadata type that marks outbox deliveries
 RESPONSE_URL_LIFETIME = 29 * 60
 SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})  # where Slack's response_urls point
-# conversations.open is Tier 3 (50+ a minute): a user's DM channel id, which never changes, is
-# remembered for this many users (the oldest forgotten first) instead of asked for before each DM.
+# A user's DM channel id, which never changes, is remembered for this many users (the oldest
+# forgotten first), so that conversations.open (Tier 3, 50+ a minute) is seldom needed.
 DM_MEMORY = 10_000
 # Refusals that say "not now" rather than "never": the same call is tried again after a pause.
 # (HTTP 429s never get here: the retry handlers have already waited them out.)
@@ -157,11 +158,12 @@ class Messenger:
         ``key`` is stamped into the message's metadata; with ``check`` the DM's recent history is
         searched for it first, so a send that reached Slack before a crash is not repeated.
         """
-        remembered = user in self._dms
-        dm = await self._dm(user)
-        if key is not None and check and await self._already_posted(user, dm, key):
-            log.info("slack.deduplicated key=%d user=%s", key, user.user_id)
-            return
+        dm = self._dms.get(user)
+        if key is not None and check:
+            dm = await self._dm(user)
+            if await self._already_posted(user, dm, key):
+                log.info("slack.deduplicated key=%d user=%s", key, user.user_id)
+                return
         extra: dict[str, Any] = {}
         if key is not None:
             extra["metadata"] = {"event_type": DELIVERY_EVENT, "event_payload": {"outbox_id": key}}
@@ -177,22 +179,32 @@ class Messenger:
             )
 
         try:
-            await post(dm)
+            # A user id as the channel posts into the app's DM with that user, sparing a
+            # conversations.open (Tier 3) for users the bot has not written to before.
+            posted = await post(dm or user.user_id)
         except SlackApiError as exc:
-            if not (remembered and slack_error(exc) == "channel_not_found"):
+            if slack_error(exc) != "channel_not_found":
                 raise
-            self._dms.pop(user, None)  # a remembered DM Slack no longer knows: ask once more
-            fresh = await self._dm(user)
-            await post(fresh)
+            # A remembered DM Slack no longer knows, or a user id Slack would not take as a
+            # channel: ask for the DM once more.
+            self._dms.pop(user, None)
+            await post(await self._dm(user))
+        else:
+            if dm is None and isinstance(posted.get("channel"), str):
+                self._remember(user, posted["channel"])
 
     async def _dm(self, user: SlackUser) -> str:
         dm = self._dms.get(user)
         if dm is None:
             opened = await self._client.conversations_open(users=user.user_id, team_id=user.team_id)
-            dm = self._dms[user] = str(opened["channel"]["id"])
-            if len(self._dms) > DM_MEMORY:
-                del self._dms[next(iter(self._dms))]
+            dm = str(opened["channel"]["id"])
+            self._remember(user, dm)
         return dm
+
+    def _remember(self, user: SlackUser, dm: str) -> None:
+        self._dms[user] = dm
+        if len(self._dms) > DM_MEMORY:
+            del self._dms[next(iter(self._dms))]
 
     async def publish_home(self, user: SlackUser, view: dict[str, Any]) -> None:
         await self._client.views_publish(user_id=user.user_id, view=view, team_id=user.team_id)
