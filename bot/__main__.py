@@ -1,6 +1,6 @@
 """Composition root, and the only module with side effects.
 
-env -> Settings -> store, Arcade, Gmail, Slack clients -> app -> Socket Mode or HTTP server.
+env -> Settings -> store, Arcade, the providers' adapters, Slack clients -> app -> Socket Mode or HTTP server.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Iterable
 from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any
@@ -28,9 +28,9 @@ from bot import checks, logs, process, verifier
 from bot.arcade import Arcade
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE, ConfigError, Settings
-from bot.gmail import Gmail
 from bot.identity import slack_ids
 from bot.mailbox import Mailbox
+from bot.providers import SHIPPED, AnyProvider, Registry
 from bot.server import RUNNER_OPTIONS, GuardedSite, build_web_app
 from bot.slack.app import build_app, report_failure
 from bot.slack.clients import slack_client
@@ -51,12 +51,19 @@ SHUTDOWN_GRACE = 3.0  # s a running bot gets to finish on SIGINT/SIGTERM before 
 USAGE = "usage: python -m bot [check]"
 
 
-async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[int] | None = None) -> None:
-    """Run the bot until ``stop`` is set; ``ready`` gets the port it serves on once it serves requests."""
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    ready: asyncio.Future[int] | None = None,
+    providers: Iterable[AnyProvider] = SHIPPED,
+) -> None:
+    """Run the bot until ``stop`` is set; ``ready`` gets the port it serves on once it serves requests.
+    ``providers``: what users may connect (``bot.providers.SHIPPED``)."""
     started = time.monotonic()
+    registry = Registry(providers)
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.open(settings.database_url))
-        gmail = await stack.enter_async_context(Gmail.open(settings.gmail_api_url))
+        adapters = await stack.enter_async_context(registry.open(settings))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         client, install = slack_client(settings, store, session)  # install: SLACK_INSTALL=on
         # Who a Slack user is at Arcade: slack:T:U (custom verifier) or their Slack email (Arcade's verifier).
@@ -76,7 +83,7 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[i
         # custom verifier: the Authorize button opens the bot's start link, which binds the browser.
         links = verifier.start_links(settings) if settings.user_verifier == "custom" else None
         delivery = Delivery(
-            Mailbox(arcade, gmail, flows, store),
+            Mailbox(arcade, adapters, flows, store, registry),
             Messenger(client, session),
             store,
             timeout_seconds=settings.auth_timeout_seconds,
@@ -88,7 +95,9 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: asyncio.Future[i
         after_ack = AfterAck(partial(report_failure, delivery, time.time))
         stack.push_async_callback(after_ack.close)
         app = build_app(
-            Deps(client=client, delivery=delivery, store=store, clock=time.time, after_ack=after_ack),
+            Deps(
+                client=client, delivery=delivery, store=store, clock=time.time, after_ack=after_ack, providers=registry
+            ),
             signing_secret=None if settings.socket_mode else settings.slack_signing_secret,
             install=install,
         )

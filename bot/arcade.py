@@ -20,7 +20,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import arcadepy
@@ -30,11 +30,11 @@ from arcadepy import AsyncArcade
 from bot.arcade_client import new_client
 from bot.errors import ArcadeRejected, ArcadeUnavailable, NotConfirmed, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
-from bot.models import Authorization, Authorized, NeedsConsent, SlackUser
+from bot.models import Authorization, Authorized, Need, NeedsConsent, SlackUser
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "google"
+PROVIDER = "google"  # Gmail's Arcade provider, the one asked for when a call names none
 MAX_WAIT = 59  # Arcade's documented maximum for /v1/auth/status?wait=
 API_CONNECTIONS = 1_000  # a burst of /connect-gmail sends its authorize calls at once, not 100 at a time
 API_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -52,6 +52,7 @@ class Connection:
     id: str
     scopes: tuple[str, ...]
     email: str | None
+    user_info: dict[str, Any] = field(default_factory=dict, repr=False)  # Arcade's provider_user_info
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class Arcade:
     ) -> None:
         self._api = api
         self._poller = poller
-        self._scopes = list(scopes)
+        self._default = Need("gmail", PROVIDER, tuple(scopes))  # what a call that names no provider asks for
         self._identity = identity  # SlackUser -> Arcade user_id (bot.identity)
 
     @classmethod
@@ -89,13 +90,15 @@ class Arcade:
                 await stack.enter_async_context(each)
             yield cls(api, poller, scopes, identity)
 
-    async def authorize(self, user: SlackUser) -> Authorization:
-        """Ask Arcade for a token covering our scopes; a pending flow is reused by Arcade itself."""
+    async def authorize(self, user: SlackUser, need: Need | None = None) -> Authorization:
+        """Ask Arcade for a token covering ``need``'s scopes (only those: Arcade adds the ones the
+        user granted before, so a shared grant keeps working); a pending flow is reused by Arcade."""
+        need = need or self._default
         user_id = await self._identity(user)
         try:
             response = await self._api.auth.authorize(
                 user_id=user_id,
-                auth_requirement={"provider_id": PROVIDER, "oauth2": {"scopes": self._scopes}},
+                auth_requirement={"provider_id": need.arcade_id, "oauth2": {"scopes": list(need.scopes)}},
             )
         except arcadepy.APIError as exc:
             raise _translate(exc, "authorize") from None
@@ -126,27 +129,28 @@ class Arcade:
         result = _to_authorization(response)
         return result if isinstance(result, Authorized) else "pending"
 
-    async def connections(self, user: SlackUser) -> list[Connection]:
-        """This user's Google connections, filtered here too: some API versions ignore the filter."""
+    async def connections(self, user: SlackUser, provider_id: str = PROVIDER) -> list[Connection]:
+        """This user's connections to one Arcade provider, filtered here too: some API versions ignore the filter."""
         found: list[Connection] = []
         user_id = await self._identity(user)
         try:
             pages = self._api.admin.user_connections.list(
                 user={"id": user_id},
-                provider={"id": PROVIDER},
-                extra_query={"user_id": user_id, "provider_id": PROVIDER},
+                provider={"id": provider_id},
+                extra_query={"user_id": user_id, "provider_id": provider_id},
             )
             async for item in pages:
-                if item.user_id == user_id and item.provider_id == PROVIDER and item.id:
-                    found.append(Connection(item.id, tuple(item.scopes or ()), _email(item.provider_user_info)))
+                if item.user_id == user_id and item.provider_id == provider_id and item.id:
+                    info = item.provider_user_info if isinstance(item.provider_user_info, dict) else {}
+                    found.append(Connection(item.id, tuple(item.scopes or ()), _email(info), dict(info)))
         except arcadepy.APIError as exc:
             raise _translate(exc, "user_connections.list") from None
         return found
 
-    async def disconnect(self, user: SlackUser) -> int:
-        """Remove this user's Google grant at Arcade, so the next ``authorize`` starts a new flow."""
+    async def disconnect(self, user: SlackUser, provider_id: str = PROVIDER) -> int:
+        """Remove this user's grant for one Arcade provider, so the next ``authorize`` starts a new flow."""
         removed = 0
-        for connection in await self.connections(user):
+        for connection in await self.connections(user, provider_id):
             try:
                 await self._api.admin.user_connections.delete(connection.id)
             except arcadepy.NotFoundError:
@@ -154,7 +158,7 @@ class Arcade:
             except arcadepy.APIError as exc:
                 raise _translate(exc, "user_connections.delete") from None
             removed += 1
-        log.info("arcade.disconnected user=%s removed=%d", user.arcade_id, removed)
+        log.info("arcade.disconnected user=%s provider=%s removed=%d", user.arcade_id, provider_id, removed)
         return removed
 
     async def confirm_user(self, flow_id: str, user: SlackUser) -> Confirmed:
@@ -208,7 +212,8 @@ def _is_closed(body: object) -> bool:
 
 def _to_authorization(response: Any) -> Authorization | None:
     if response.status == "completed" and response.context is not None and response.context.token:
-        return Authorized(token=response.context.token, email=_email(response.context.user_info))
+        info = response.context.user_info if isinstance(response.context.user_info, dict) else {}
+        return Authorized(token=response.context.token, email=_email(info), user_info=dict(info))
     if response.status in ("pending", "not_started") and response.id and response.url:
         return NeedsConsent(auth_id=response.id, url=response.url)
     return None

@@ -33,7 +33,7 @@ from typing import Literal
 
 from bot.arcade import MAX_WAIT, Arcade
 from bot.errors import BotError, StoreUnavailable
-from bot.models import Authorized, OutboxItem, Outcome, PendingFlow, SlackUser
+from bot.models import Authorized, Need, OutboxItem, Outcome, PendingFlow, SlackUser
 from bot.retry import backoff_delay, jitter
 from bot.store import Store
 from bot.tasks import Background
@@ -98,22 +98,29 @@ class AuthFlows:
     def waiting(self) -> int:
         return len(self._watching)
 
-    async def start(self, user: SlackUser, reply: str) -> Authorized | Prompt:
-        """Authorize ``user``; if consent is needed, make sure exactly one waiter (on any replica) watches it."""
-        result = await self._arcade.authorize(user)
+    async def start(self, user: SlackUser, reply: str, need: Need) -> Authorized | Prompt:
+        """Authorize ``user`` for ``need``; if consent is needed, make sure exactly one waiter (on any
+        replica) watches it. Each provider has its own pending flow."""
+        result = await self._arcade.authorize(user, need)
         if isinstance(result, Authorized):
             return result
         now = self._clock()
-        flow = PendingFlow(user, result.auth_id, result.url, reply, now, now + self._timeout)
+        flow = PendingFlow(user, result.auth_id, result.url, reply, now, now + self._timeout, need.name)
         if await self._store.put_pending(flow, owner=self.owner, lease_seconds=self._lease):
             self._watch_flow(flow)
-            await self._store.audit(user, "prompted")
-            log.info("auth.prompted user=%s auth_id=%s timeout=%ds", user.arcade_id, flow.auth_id, self._timeout)
+            await self._store.audit(user, "prompted", provider=need.name)
+            log.info(
+                "auth.prompted user=%s provider=%s auth_id=%s timeout=%ds",
+                user.arcade_id,
+                need.name,
+                flow.auth_id,
+                self._timeout,
+            )
             return Prompt(flow, again=False)
         # Arcade handed back the authorization that is pending already: the same link, no second waiter.
-        await self._store.update_reply(user, reply)
-        current = await self._store.get_pending(user)
-        log.info("auth.reprompted user=%s auth_id=%s", user.arcade_id, result.auth_id)
+        await self._store.update_reply(user, reply, need.name)
+        current = await self._store.get_pending(user, need.name)
+        log.info("auth.reprompted user=%s provider=%s auth_id=%s", user.arcade_id, need.name, result.auth_id)
         return Prompt(replace(current if current is not None else flow, reply=reply), again=True)
 
     def start_leases(self) -> None:

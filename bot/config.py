@@ -19,6 +19,8 @@ from bot.workers import default_count
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GMAIL_API_URL = "https://gmail.googleapis.com/"
+DEFAULT_CALENDAR_API_URL = "https://www.googleapis.com/"  # the Calendar API's root; calendar/v3/ follows it
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_ARCADE_BASE_URL = "https://api.arcade.dev"
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -59,6 +61,8 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     arcade_base_url: str = DEFAULT_ARCADE_BASE_URL
     gmail_api_url: str = DEFAULT_GMAIL_API_URL
+    calendar_api_url: str = DEFAULT_CALENDAR_API_URL
+    github_api_url: str = DEFAULT_GITHUB_API_URL
     host: str = "0.0.0.0"  # noqa: S104 - the HTTP-mode server must be reachable by Slack
     port: int = 3000
     database_url: str = field(default="sqlite:///bot.db", repr=False)  # may hold a PostgreSQL password
@@ -142,6 +146,8 @@ class Settings:
         if not slack_api_url.endswith("/"):
             slack_api_url += "/"
         gmail_api_url = url("GMAIL_API_URL", DEFAULT_GMAIL_API_URL)
+        calendar_api_url = url("CALENDAR_API_URL", DEFAULT_CALENDAR_API_URL)
+        github_api_url = url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)
         arcade_base_url = url("ARCADE_BASE_URL", DEFAULT_ARCADE_BASE_URL)
 
         database_url = text("DATABASE_URL") or "sqlite:///bot.db"
@@ -207,6 +213,8 @@ class Settings:
             slack_api_url=slack_api_url,
             arcade_base_url=arcade_base_url,
             gmail_api_url=gmail_api_url,
+            calendar_api_url=calendar_api_url,
+            github_api_url=github_api_url,
             host=text("HOST") or "0.0.0.0",  # noqa: S104 - see the field's comment
             port=integer("PORT", 3000, 0, 65535),  # 0: any free port (the bot.ready line names it)
             database_url=database_url,

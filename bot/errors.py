@@ -8,9 +8,14 @@
     │   └── NotConfirmed        confirm_user: a 4xx that says neither (another user's flow, or too late)
     ├── StoreUnavailable        the bot's database did not answer (after the engine's own reconnect attempts)
     ├── IdentityUnavailable     the user's Arcade user id could not be worked out (no Slack email readable)
-    ├── GmailAuthError          Gmail refused the token (401 revoked/expired, 403 missing scope)
-    ├── GmailRateLimited        Gmail asked us to slow down (429, rate-limit 403) after retries
-    └── GmailUnavailable        Gmail answered 5xx or could not be reached after retries
+    ├── TokenRefused            a provider's API refused the token (revoked, expired, scope missing)
+    │   └── GmailAuthError      Gmail refused the token (401 revoked/expired, 403 missing scope)
+    ├── RateLimited             a provider's API asked us to slow down (429, rate-limit 403) after retries
+    │   └── GmailRateLimited    Gmail did
+    └── ServiceUnavailable      a provider's API answered 5xx or could not be reached after retries
+        └── GmailUnavailable    Gmail did
+
+A provider other than Gmail raises the three generic ones with a ``user_message`` naming itself.
 
 Anything that is not a ``BotError`` is a bug: the global error handler logs its traceback and
 the user gets a short apology.
@@ -29,12 +34,12 @@ class BotError(Exception):
 
 
 class ArcadeUnavailable(BotError):
-    user_message = "Arcade (the service that holds your Gmail authorization) is unreachable. Try again in a minute."
+    user_message = "Arcade (the service that holds your authorizations) is unreachable. Try again in a minute."
 
 
 class ArcadeRejected(BotError):
     user_message = (
-        "Arcade rejected the bot's request, so I can't connect Gmail right now. "
+        "Arcade rejected the bot's request, so I can't connect that account right now. "
         "Please tell whoever runs this bot to check its Arcade configuration."
     )
 
@@ -62,13 +67,25 @@ class IdentityUnavailable(BotError):
     )
 
 
-class GmailAuthError(BotError):
+class TokenRefused(BotError):
+    user_message = "That service no longer accepts your authorization. Connect it again with /connect."
+
+
+class RateLimited(BotError):
+    user_message = "That service asked me to slow down. Try again in a minute."
+
+
+class ServiceUnavailable(BotError):
+    user_message = "That service is unavailable right now. Try again in a few minutes."
+
+
+class GmailAuthError(TokenRefused):
     user_message = "Gmail no longer accepts your authorization. Run /connect-gmail to connect again."
 
 
-class GmailRateLimited(BotError):
+class GmailRateLimited(RateLimited):
     user_message = "Gmail asked me to slow down. Try again in a minute."
 
 
-class GmailUnavailable(BotError):
+class GmailUnavailable(ServiceUnavailable):
     user_message = "Gmail is unavailable right now. Try again in a few minutes."

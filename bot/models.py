@@ -33,6 +33,7 @@ class Authorized:
 
     token: str = field(repr=False)
     email: str | None = None
+    user_info: dict[str, Any] = field(default_factory=dict, repr=False)  # Arcade's word on the account
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,16 @@ class NeedsConsent:
 
 
 Authorization = Authorized | NeedsConsent
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What one of our providers asks Arcade for: its own name (kept with its flows), Arcade's
+    provider id and the scopes. Providers that share an Arcade provider share its grant."""
+
+    name: str
+    arcade_id: str
+    scopes: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +90,7 @@ AuditName = Literal[
     "expired",
     "disconnected",
     "delivery_sent",
-    "labels_sent",
+    "labels_sent",  # a provider's answer was shown (the name dates from when Gmail was the only one)
 ]
 VerifierMode = Literal["custom", "arcade"]  # ARCADE_USER_VERIFIER; see bot/identity.py
 
@@ -94,6 +105,7 @@ class PendingFlow:
     reply: str  # opaque outside the Slack layer: its note of where to answer
     created_at: float
     deadline: float
+    provider: str = "gmail"  # whose authorization: one pending flow per user and provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +118,7 @@ class OutboxItem:
     reply: str
     created_at: float
     attempts: int = 0  # > 0: an earlier send may have reached Slack before a crash
+    provider: str = "gmail"  # whose flow ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +136,13 @@ class AuditEvent:
     event: AuditName
     detail: str
     at: float
+    provider: str = "gmail"
 
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """What a user's connection looks like: Arcade's grant, our pending flow, their audit trail."""
+    """What a user's connection to one provider looks like: Arcade's grant, our pending flow, their
+    audit trail. ``email`` is how the account is named ("you@example.com", "@octocat")."""
 
     email: str | None
     scopes: tuple[str, ...] | None  # None: not connected

@@ -1,4 +1,4 @@
-"""Fixtures: the three fakes with two people and two channels, and the bots a test starts (closed after it)."""
+"""Fixtures: the fakes with two people and two channels, and the bots a test starts (closed after it)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 
 from tests.databases import ENGINES, database_for
 from tests.fakes.arcade import FakeArcade
+from tests.fakes.calendar import FakeCalendar
+from tests.fakes.github import FakeGitHub
 from tests.fakes.gmail import FakeGmail
 from tests.fakes.ingress import Ingress
 from tests.fakes.slack import FakeSlack
@@ -28,13 +30,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         FakeSlack() as slack,
         FakeArcade() as arcade,
         FakeGmail(token_owner=arcade.owner_of) as gmail,
+        FakeCalendar(arcade.grant_of) as calendar,
+        FakeGitHub(arcade.grant_of) as github,
         Ingress() as ingress,
     ):
         for user in (ALICE, BOB):
             slack.add_user(user, team_id=TEAM, email=f"{user.lower()}@example.com")
         slack.add_channel(CHANNEL, members=[ALICE, BOB, slack.bot_user_id])
         slack.add_channel(NO_BOT_CHANNEL, members=[ALICE, BOB])
-        w = World(slack, arcade, gmail, ingress, tmp_path / "bot.db")
+        w = World(slack, arcade, gmail, ingress, tmp_path / "bot.db", calendar, github)
         try:
             yield w
         finally:

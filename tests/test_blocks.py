@@ -8,6 +8,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.models import Label, Message
+from bot.providers.gmail import GMAIL
 from bot.slack import messages as blocks
 from bot.slack.kit import escape
 
@@ -52,7 +53,7 @@ def test_escape_follows_slack_rules() -> None:
 
 @pytest.mark.parametrize("again", [False, True])
 def test_prompt(again: bool) -> None:
-    message = validated(blocks.prompt(URL, EXPIRES, again=again))
+    message = validated(blocks.prompt(GMAIL, URL, EXPIRES, again=again))
 
     actions = [block for block in message.blocks if block["type"] == "actions"]
     assert len(actions) == 1
@@ -72,10 +73,10 @@ def test_prompt(again: bool) -> None:
 
 
 def test_connected() -> None:
-    assert "Gmail connected" in validated(blocks.connected(None)).text
-    message = validated(blocks.connected("alice@example.com"))
+    assert "Gmail connected" in validated(blocks.connected(GMAIL, None)).text
+    message = validated(blocks.connected(GMAIL, "alice@example.com"))
     assert sections(message) == [":white_check_mark: Gmail connected as alice@example.com"]
-    assert "&lt;b&gt;" in everything(validated(blocks.connected("<b>@example.com")))
+    assert "&lt;b&gt;" in everything(validated(blocks.connected(GMAIL, "<b>@example.com")))
 
 
 def action_buttons(message: Message) -> list[dict[str, Any]]:
@@ -83,19 +84,19 @@ def action_buttons(message: Message) -> list[dict[str, Any]]:
 
 
 def test_outcomes_offer_a_fresh_start() -> None:
-    failed = validated(blocks.failed())
+    failed = validated(blocks.failed(GMAIL))
     assert "declined or failed" in sections(failed)[0]
     assert [(b["text"]["text"], b["action_id"]) for b in action_buttons(failed)] == [("Try again", blocks.START_ACTION)]
-    expired = validated(blocks.expired(5))
+    expired = validated(blocks.expired(GMAIL, 5))
     assert "Link expired" in sections(expired)[0]
     assert "valid for 5 minutes" in sections(expired)[0]
-    assert "valid for 1 minute." in sections(validated(blocks.expired(1)))[0]
+    assert "valid for 1 minute." in sections(validated(blocks.expired(GMAIL, 1)))[0]
     assert [b["text"]["text"] for b in action_buttons(expired)] == ["Get a new link"]
     assert all("url" not in b for b in action_buttons(expired) + action_buttons(failed))
 
 
 def test_waiting_prompt_keeps_the_link() -> None:
-    message = validated(blocks.prompt(URL, EXPIRES, waiting=True))
+    message = validated(blocks.prompt(GMAIL, URL, EXPIRES, waiting=True))
     assert "Waiting for you" in sections(message)[0]
     assert action_buttons(message)[0]["url"] == URL
 
@@ -106,7 +107,7 @@ def test_short_notes() -> None:
     assert "`labels`" in usage
     for word in ("help", "status", "disconnect"):
         assert word in usage
-    assert "direct messages" in validated(blocks.connected("a@example.com", labels_in_dm=True)).text
+    assert "direct messages" in validated(blocks.connected(GMAIL, "a@example.com", answer_in_dm=True)).text
 
 
 def test_problem_is_escaped_and_bounded() -> None:

@@ -24,6 +24,8 @@ def test_socket_mode_defaults() -> None:
     assert settings.socket_mode
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.gmail_api_url == "https://gmail.googleapis.com/"
+    assert settings.calendar_api_url == "https://www.googleapis.com/"
+    assert settings.github_api_url == "https://api.github.com"
     assert settings.arcade_base_url == "https://api.arcade.dev"
     assert (settings.host, settings.port) == ("0.0.0.0", 3000)
     assert settings.database_url == "sqlite:///bot.db"
@@ -211,7 +213,9 @@ def test_env_example_starts_with_the_ten_minute_path() -> None:
     assert settings.user_verifier == "arcade"
 
 
-@pytest.mark.parametrize("name", ["SLACK_API_URL", "ARCADE_BASE_URL", "GMAIL_API_URL"])
+@pytest.mark.parametrize(
+    "name", ["SLACK_API_URL", "ARCADE_BASE_URL", "GMAIL_API_URL", "CALENDAR_API_URL", "GITHUB_API_URL"]
+)
 def test_service_urls_must_be_https_unless_loopback(name: str) -> None:
     """Sign in with Slack skips the ID token's signature check because it arrives over TLS."""
     with pytest.raises(ConfigError) as info:

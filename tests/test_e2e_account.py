@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config import GMAIL_SCOPE
-from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
+from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START, START_ACTION, action
 from tests.test_e2e_connect import wait_for_labels, wait_for_prompt
 from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, buttons, text_of
 
@@ -167,12 +167,14 @@ async def test_home_tab_shows_each_user_their_own_connection_and_refreshes(world
     await world.slack.wait_for(lambda: ALICE in world.slack.home_views and BOB in world.slack.home_views)
     alice_home, bob_home = world.slack.home_views[ALICE], world.slack.home_views[BOB]
     assert "not connected" in text_of(alice_home)
-    assert [b["action_id"] for b in buttons(alice_home)] == [START_ACTION]
+    # Every provider with its own button: Connect for each, until one is connected.
+    assert [b["action_id"] for b in buttons(alice_home)] == [action(p, START) for p in ("gmail", "calendar", "github")]
     assert "bob@example.com" in text_of(bob_home)
     assert "bob@example.com" not in text_of(alice_home)
-    [disconnect] = buttons(bob_home)
+    disconnect, *others = buttons(bob_home)
     assert disconnect["action_id"] == DISCONNECT_ACTION
     assert "confirm" in disconnect  # Slack asks "are you sure?" before sending the click
+    assert [b["action_id"] for b in others] == [action("calendar", START), action("github", START)]
 
     # Connect from Home: the prompt arrives by DM; approving refreshes Alice's Home.
     await world.slack.block_action(ALICE, action_id=START_ACTION, team_id=TEAM, from_home=True)

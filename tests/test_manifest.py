@@ -15,7 +15,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import AuditEvent, Message
+from bot.models import AccountState, AuditEvent, Message
+from bot.providers import SHIPPED, Registry
 from bot.slack import home, messages
 from bot.slack.app import build_app
 from bot.slack.deps import Deps
@@ -72,21 +73,28 @@ def _click(action_id: str) -> AsyncBoltRequest:
 
 
 def _sent_action_ids() -> set[str]:
-    """The action ids of every button in every message and view the bot renders."""
+    """The action ids of every button in every message and view the bot renders, for every provider."""
     now, history = 1_700_000_000.0, [AuditEvent("completed", "", 1_699_999_000.0)]
+    providers = Registry(SHIPPED)
+    connected = AccountState("a@example.com", ("scope",), now, now, None, [])
+    idle = AccountState(None, None, None, None, now + 300, [])
     rendered: list[Any] = [
-        messages.prompt("https://example.com/auth", int(now) + 600),
-        messages.prompt("https://example.com/auth", int(now) + 600, again=True, waiting=True),
-        messages.failed(),
-        messages.expired(10),
         home.help_message(),
-        home.confirm_disconnect(),
-        home.status_message(None, None, None, None),
-        home.status_message("a@example.com", ("https://www.googleapis.com/auth/gmail.readonly",), now, None),
-        home.status_message(None, None, None, now + 300),
-        home.home_view(None, None, None, None, None, []),
-        home.home_view("a@example.com", ("https://www.googleapis.com/auth/gmail.readonly",), now, now, None, history),
+        home.help_all(list(providers)),
+        messages.choose(providers),
+        home.home_view([(p, idle, providers.sharing(p)) for p in providers], []),
+        home.home_view([(p, connected, providers.sharing(p)) for p in providers], history),
     ]
+    for p in providers:
+        rendered += [
+            messages.prompt(p, "https://example.com/auth", int(now) + 600),
+            messages.prompt(p, "https://example.com/auth", int(now) + 600, again=True, waiting=True),
+            messages.failed(p),
+            messages.expired(p, 10),
+            home.confirm_disconnect(p, providers.sharing(p)),
+            home.status_message([(p, idle)]),
+            home.status_message([(p, connected)]),
+        ]
     payloads = [m.as_payload() if isinstance(m, Message) else m for m in rendered]
     return {button["action_id"] for payload in payloads for button in buttons(payload)}
 
@@ -106,8 +114,9 @@ async def _matching(app: AsyncApp, request: AsyncBoltRequest) -> list[AsyncListe
 
 async def test_every_command_event_and_button_reaches_a_listener(app: AsyncApp) -> None:
     requests = _requests()
-    assert {"command /connect-gmail", "event message.im", "event app_mention", "event app_home_opened"} <= set(requests)
-    assert sum(name.startswith("button ") for name in requests) >= 4
+    expected = {"command /connect-gmail", "command /connect", "event message.im", "event app_mention"}
+    assert expected | {"event app_home_opened"} <= set(requests)
+    assert sum(name.startswith("button ") for name in requests) >= 4 * len(SHIPPED)  # four buttons per provider
     assert [name for name, request in requests.items() if not await _matching(app, request)] == []
 
 
@@ -116,7 +125,7 @@ async def test_every_listener_is_reached_by_the_manifest_or_a_button_the_bot_sen
     for request in _requests().values():
         reached |= {id(li) for li in await _matching(app, request)}
     listeners = app._async_listeners
-    assert len(listeners) >= 7
+    assert len(listeners) >= 5 + 4 * len(SHIPPED)
     assert [li for li in listeners if id(li) not in reached] == []
 
 
@@ -153,7 +162,10 @@ def test_sign_in_with_slack_is_set_up_for_the_verifier() -> None:
     assert "# - users:read.email" in MANIFEST.read_text()
 
 
-def test_the_usage_hint_names_what_the_command_takes() -> None:
-    [command] = manifest()["features"]["slash_commands"]
-    hint = command["usage_hint"]
+def test_the_usage_hints_name_what_the_commands_take() -> None:
+    commands = {c["command"]: c["usage_hint"] for c in manifest()["features"]["slash_commands"]}
+    assert set(commands) == {"/connect-gmail", "/connect"}
+    hint = commands["/connect-gmail"]
     assert [word for word in ("help", "status", "disconnect") if word in hint] == ["help", "status", "disconnect"]
+    hint = commands["/connect"]
+    assert all(word in hint for word in ("help", "status", "disconnect", *(p.name for p in SHIPPED)))

@@ -5,6 +5,7 @@ import contextlib
 import sqlite3
 import stat
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +13,7 @@ import pytest
 
 from bot.models import PendingFlow, SlackUser
 from bot.store import MIGRATIONS, Store
+from bot.store.schema import postgres_statements, sqlite_statements
 from tests.databases import fresh_postgres_database, postgres_server
 
 ALICE = SlackUser("T0000000001", "U0000000001")
@@ -258,3 +260,66 @@ async def test_who_opened_the_home_tab_is_known_to_every_replica(database_url: s
         await first.home_opened(ALICE)  # opened again: still one viewer
         assert await second.opened_home(ALICE)
         assert not await second.opened_home(BOB)
+
+
+OLD_ROWS = (
+    "INSERT INTO pending (team_id, user_id, auth_id, url, reply, created_at, deadline, owner, lease_until)"
+    " VALUES ('T1', 'U1', 'ac_old', 'https://a.example/old', '{}', 1.0, 2.0, NULL, 0)",
+    "INSERT INTO outbox (team_id, user_id, kind, reply, created_at) VALUES ('T1', 'U1', 'completed', '{}', 1.0)",
+    "INSERT INTO audit (team_id, user_id, event, detail, at) VALUES ('T1', 'U1', 'completed', '', 1.0)",
+)
+
+
+async def _at_version_6(engine: str, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[str]:
+    """A database left by the version before providers (6), holding a pending flow, an owed answer
+    and an audit line (all Gmail's then)."""
+
+    @contextlib.asynccontextmanager
+    async def made() -> AsyncIterator[str]:
+        if engine == "sqlite":
+            path = tmp_path / "old.db"
+            with sqlite3.connect(path) as db:
+                for step in MIGRATIONS[:6]:
+                    for statement in sqlite_statements(step):
+                        db.execute(statement)
+                for statement in OLD_ROWS:
+                    db.execute(statement)
+                db.execute("PRAGMA user_version = 6")
+            yield f"sqlite:///{path}"
+            return
+        async with fresh_postgres_database() as url:
+            connection = await asyncpg.connect(url)
+            try:
+                await connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                await connection.execute("INSERT INTO schema_version (version) VALUES (6)")
+                for step in MIGRATIONS[:6]:
+                    for statement in postgres_statements(step):
+                        await connection.execute(statement)
+                for statement in OLD_ROWS:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+            yield url
+
+    return made()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_rows_from_before_providers_become_gmails(engine: str, tmp_path: Path) -> None:
+    user = SlackUser("T1", "U1")
+    async with await _at_version_6(engine, tmp_path) as url, Store.open(url) as store:
+        old = await store.get_pending(user, "gmail")
+        assert old is not None
+        assert (old.auth_id, old.provider) == ("ac_old", "gmail")
+        [owed] = await store.unsent()
+        assert owed.provider == "gmail"
+        [line] = await store.recent_audit(user)
+        assert (line.event, line.provider) == ("completed", "gmail")
+        # One pending flow per user and provider: Calendar's sits beside Gmail's.
+        calendar = PendingFlow(user, "ac_cal", "https://a.example/cal", "{}", 3.0, 4.0, "calendar")
+        assert await store.put_pending(calendar, owner=OWNER, lease_seconds=FOREVER)
+        assert (await store.get_pending(user, "gmail")) == old
+        item = await store.finish(user, "ac_cal", "expired", owner=OWNER, lease_seconds=FOREVER)
+        assert item is not None
+        assert item.provider == "calendar"
+        assert await store.get_pending(user, "gmail") == old

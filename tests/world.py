@@ -1,16 +1,21 @@
-"""The test world: the three fakes, the real bot (``bot.__main__.serve``) pointed at them, the people and
-channels in it, and helpers to read what Slack received. Fixtures live in ``conftest.py``."""
+"""The test world: the fakes (Slack, Arcade, Gmail, Google Calendar, GitHub), the real bot
+(``bot.__main__.serve``) pointed at them, the people and channels in it, and helpers to read what
+Slack received. Fixtures live in ``conftest.py``."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.__main__ import serve
 from bot.config import Settings
+from bot.providers import SHIPPED, AnyProvider
 from tests.fakes.arcade import FakeArcade
+from tests.fakes.calendar import FakeCalendar
+from tests.fakes.github import FakeGitHub
 from tests.fakes.gmail import FakeGmail
 from tests.fakes.ingress import Ingress
 from tests.fakes.slack import FakeSlack
@@ -34,7 +39,10 @@ class World:
     gmail: FakeGmail
     ingress: Ingress  # PUBLIC_URL: the bot's own port is known only once it serves
     db: Path
+    calendar: FakeCalendar
+    github: FakeGitHub
     bots: list[RunningBot] = field(default_factory=list)
+    providers: Iterable[AnyProvider] = SHIPPED  # what the bots a test starts offer
 
     def env(self, mode: str, **extra: str) -> dict[str, str]:
         env = {
@@ -44,6 +52,8 @@ class World:
             "ARCADE_API_KEY": self.arcade.api_key,
             "ARCADE_BASE_URL": self.arcade.base_url,
             "GMAIL_API_URL": self.gmail.base_url,
+            "CALENDAR_API_URL": self.calendar.base_url,
+            "GITHUB_API_URL": self.github.base_url,
             "DATABASE_URL": f"sqlite:///{self.db}",
             "HOST": "127.0.0.1",
             "PORT": "0",  # any free port, read back when the bot is ready
@@ -62,7 +72,7 @@ class World:
         settings = Settings.from_env(self.env(mode, **extra))
         if settings.public_url:  # the Slack app's registered redirect URL (manifest oauth_config.redirect_urls)
             self.slack.oidc.redirect_urls.add(f"{settings.public_url}/arcade/verify/callback")
-        bot = RunningBot(settings)
+        bot = RunningBot(settings, self.providers)
         self.bots.append(bot)
         await bot.started()
         self.ingress.target = bot.url
@@ -74,11 +84,11 @@ class World:
 
 
 class RunningBot:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, providers: Iterable[AnyProvider] = SHIPPED) -> None:
         self.settings = settings
         self.stop = asyncio.Event()
         self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()  # the port it serves on
-        self.task = asyncio.create_task(serve(settings, self.stop, self.ready))
+        self.task = asyncio.create_task(serve(settings, self.stop, self.ready, providers))
 
     @property
     def url(self) -> str:

@@ -1,6 +1,6 @@
-"""What the user is told, and where: the Slack face of authorization flows, labels and accounts.
+"""What the user is told, and where: the Slack face of authorization flows, providers' answers and accounts.
 
-Listeners call the request methods (``labels_or_prompt``, ``status``, ``disconnect``, …). Flows
+Listeners call the request methods (``answer``, ``status``, ``disconnect``, …), each for a provider. Flows
 that end come back through ``finished`` with their outbox item already durable: the prompt is
 replaced in place (idempotent, best effort) and the answer goes to the user's DM, stamped with
 the outbox id so that a retry after a crash can see whether Slack already has it. The item is
@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.authflow import Prompt
 from bot.errors import BotError
-from bot.mailbox import Labels, Mailbox
+from bot.mailbox import Answer, Mailbox
 from bot.models import Authorized, Message, OutboxItem, PendingFlow, SlackUser
+from bot.providers import AnyProvider
 from bot.retry import backoff_delay
 from bot.slack import home, messages
 from bot.slack.errors import slack_error
@@ -53,43 +54,45 @@ class Delivery:
         # One refresh at a time per user, so a view computed earlier is never published after a newer one.
         self._home_turns: dict[SlackUser, asyncio.Lock] = {}
 
-    async def labels_or_prompt(self, user: SlackUser, reply: Reply, *, replace: bool = False) -> None:
-        """Answer a request for labels: the labels now, or the link to authorize first.
+    async def answer(self, user: SlackUser, provider: AnyProvider, reply: Reply, *, replace: bool = False) -> None:
+        """Answer a request: the provider's first action now, or the link to authorize first.
 
         ``replace``: show the answer in place of the message whose button was clicked.
         """
-        await self._store.audit(user, "requested")
-        result = await self._mailbox.labels(user, reply.dumps())
-        message = self._message(result)
+        await self._store.audit(user, "requested", provider=provider.name)
+        result = await self._mailbox.act(user, provider, reply.dumps())
+        message = self._message(provider, result)
         if not (replace and await self._messenger.replace(reply, message)):
             route = await self._messenger.send(user, reply, message)
-            log.info("delivery.%s user=%s route=%s", _what(result), user.arcade_id, route)
-        if isinstance(result, Labels):
-            await self._store.audit(user, "labels_sent")
+            log.info("delivery.%s user=%s provider=%s route=%s", _what(result), user.arcade_id, provider.name, route)
+        if isinstance(result, Answer):
+            await self._store.audit(user, "labels_sent", provider=provider.name)
         await self.refresh_home(user)
 
-    async def link_opened(self, user: SlackUser, reply: Reply) -> None:
+    async def link_opened(self, user: SlackUser, provider: AnyProvider, reply: Reply) -> None:
         """The user clicked the Authorize button: the prompt says we are waiting for them."""
-        flow = await self._store.get_pending(user)
+        flow = await self._store.get_pending(user, provider.name)
         if flow is not None:
-            await self._messenger.replace(reply, messages.prompt(self._link(flow), int(flow.deadline), waiting=True))
+            waiting = messages.prompt(provider, self._link(flow), int(flow.deadline), waiting=True)
+            await self._messenger.replace(reply, waiting)
 
-    async def status(self, user: SlackUser, reply: Reply) -> None:
-        state = await self._mailbox.state(user)
-        await self._messenger.send(
-            user, reply, home.status_message(state.email, state.scopes, state.since, state.pending_until)
+    async def status(self, user: SlackUser, reply: Reply, provider: AnyProvider | None = None) -> None:
+        """One provider's connection, or (``None``) every one's."""
+        states = (
+            [(provider, await self._mailbox.state(user, provider))] if provider else await self._mailbox.states(user)
         )
+        await self._messenger.send(user, reply, home.status_message(states))
 
-    async def disconnect(self, user: SlackUser, reply: Reply) -> None:
-        removed = await self._mailbox.disconnect(user)
-        message = home.disconnected(removed)
+    async def disconnect(self, user: SlackUser, provider: AnyProvider, reply: Reply) -> None:
+        done = await self._mailbox.disconnect(user, provider)
+        message = home.disconnected(provider, done.removed, done.also)
         if not await self._messenger.replace(reply, message):
             await self._messenger.send(user, reply, message)
         await self.refresh_home(user)
 
-    async def keep(self, user: SlackUser, reply: Reply) -> None:
+    async def keep(self, user: SlackUser, provider: AnyProvider, reply: Reply) -> None:
         """The user cancelled a disconnect: the question becomes a short confirmation."""
-        await self._messenger.replace(reply, home.kept())
+        await self._messenger.replace(reply, home.kept(provider))
 
     async def problem(self, user: SlackUser, reply: Reply, text: str) -> None:
         await self._messenger.send(user, reply, messages.problem(text))
@@ -117,8 +120,13 @@ class Delivery:
     async def finished(self, item: OutboxItem, authorized: Authorized | None) -> None:
         """Tell the user how their flow ended; mark the outbox item sent once Slack accepted it."""
         reply = Reply.loads(item.reply)
+        provider = self._mailbox.providers.get(item.provider)
         try:
-            message, prompt = await self._outcome(item, reply, authorized)
+            if provider is None:  # a provider this bot no longer serves: nothing left to say
+                log.warning("delivery.unknown_provider id=%d provider=%s", item.id, item.provider)
+                message, prompt = None, None
+            else:
+                message, prompt = await self._outcome(provider, item, reply, authorized)
             if message is not None:
                 # The DM and the prompt's new face go out together: the labels wait for no one.
                 await asyncio.gather(
@@ -148,37 +156,39 @@ class Delivery:
         await self._messenger.direct(item.user, message, key=item.id, check=item.attempts > 0)
 
     async def _outcome(
-        self, item: OutboxItem, reply: Reply, authorized: Authorized | None
+        self, provider: AnyProvider, item: OutboxItem, reply: Reply, authorized: Authorized | None
     ) -> tuple[Message | None, Message | None]:
         """What must go to the user's DM, if anything, and what the prompt should now say."""
         if item.kind == "completed":
             try:
-                result = await self._mailbox.labels(item.user, item.reply, authorized)
+                result = await self._mailbox.act(item.user, provider, item.reply, authorized)
             except BotError as exc:
                 log.warning("delivery.problem id=%d user=%s error=%s", item.id, item.user.arcade_id, exc)
                 return messages.problem(exc.user_message), None
-            connected = messages.connected(result.email, labels_in_dm=True) if isinstance(result, Labels) else None
-            return self._message(result), connected
-        outcome = messages.failed() if item.kind == "failed" else messages.expired(math.ceil(self._timeout / 60))
+            connected = (
+                messages.connected(provider, result.account, answer_in_dm=True) if isinstance(result, Answer) else None
+            )
+            return self._message(provider, result), connected
+        minutes = math.ceil(self._timeout / 60)
+        outcome = messages.failed(provider) if item.kind == "failed" else messages.expired(provider, minutes)
         return (None if await self._messenger.replace(reply, outcome) else outcome), None
 
     async def _publish_home(self, user: SlackUser) -> None:
         async with self._home_turns.setdefault(user, asyncio.Lock()):
-            state = await self._mailbox.state(user)
-            view = home.home_view(
-                state.email, state.scopes, state.since, state.last_used, state.pending_until, state.history
-            )
+            providers = self._mailbox.providers
+            rows = [(p, state, providers.sharing(p)) for p, state in await self._mailbox.states(user)]
+            view = home.home_view(rows, await self._store.recent_audit(user, 5))
             await self._messenger.publish_home(user, view)
 
-    def _message(self, result: Labels | Prompt) -> Message:
+    def _message(self, provider: AnyProvider, result: Answer | Prompt) -> Message:
         if isinstance(result, Prompt):
-            return messages.prompt(self._link(result.flow), int(result.flow.deadline), again=result.again)
-        return messages.labels(result.labels, email=result.email)
+            return messages.prompt(provider, self._link(result.flow), int(result.flow.deadline), again=result.again)
+        return provider.show(result.result)
 
 
 def _arcade_url(flow: PendingFlow) -> str:
     return flow.url
 
 
-def _what(result: Labels | Prompt) -> str:
-    return "prompt" if isinstance(result, Prompt) else "labels"
+def _what(result: Answer | Prompt) -> str:
+    return "prompt" if isinstance(result, Prompt) else "answer"

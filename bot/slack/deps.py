@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.providers import SHIPPED, Registry
 from bot.slack.delivery import Delivery
 from bot.slack.work import AfterAck
 from bot.store import Store
@@ -19,3 +20,4 @@ class Deps:
     store: Store
     clock: Callable[[], float]
     after_ack: AfterAck  # where listeners put the work a request asks for, once it is acknowledged
+    providers: Registry = field(default_factory=lambda: Registry(SHIPPED))  # what /connect offers

@@ -31,12 +31,16 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def button(text: str, action_id: str, *, style: str | None = None, url: str | None = None) -> Block:
+def button(
+    text: str, action_id: str, *, style: str | None = None, url: str | None = None, value: str | None = None
+) -> Block:
     element: Block = {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": text}}
     if style:
         element["style"] = style
     if url:
         element["url"] = url
+    if value:
+        element["value"] = value
     return element
 
 

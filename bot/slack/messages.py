@@ -6,17 +6,34 @@ mrkdwn. The ``text`` fallback shows in notifications: it is never empty and neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.labels import Arranged, Line, arrange
 from bot.models import Label, Message
 from bot.slack.kit import Block, actions, button, context, escape, note, plural, section
 
-OPEN_AUTH_ACTION = "connect_gmail_open"  # the Authorize link button
-START_ACTION = "connect_gmail_start"  # Get a new link / Try again / Connect: a fresh flow for the clicker
-DISCONNECT_ACTION = "connect_gmail_disconnect"  # confirmed disconnect
-CANCEL_ACTION = "connect_gmail_cancel"  # keep the connection
+if TYPE_CHECKING:
+    from bot.providers import AnyProvider
+
+# What a button does; its action id says it for one provider (``action``), and its value names that provider.
+OPEN = "open"  # the Authorize link button
+START = "start"  # Get a new link / Try again / Connect: a fresh flow for the clicker
+DISCONNECT = "disconnect"  # confirmed disconnect
+CANCEL = "cancel"  # keep the connection
+VERBS = (OPEN, START, DISCONNECT, CANCEL)
+
+
+def action(provider: str, verb: str) -> str:
+    """A button's action id: ``connect_<provider>_<verb>`` (Gmail's are the ones it always had)."""
+    return f"connect_{provider}_{verb}"
+
+
+OPEN_AUTH_ACTION = action("gmail", OPEN)
+START_ACTION = action("gmail", START)
+DISCONNECT_ACTION = action("gmail", DISCONNECT)
+CANCEL_ACTION = action("gmail", CANCEL)
 
 MAX_BLOCKS = 50  # per message
 SECTION_LIMIT = 3000  # characters of section text
@@ -30,23 +47,28 @@ INDENT = "\u2003"  # em space: Slack keeps it where it would collapse ordinary l
 Item = tuple[str, bool]  # a rendered line, and whether it counts as a label
 
 
-def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = False) -> Message:
+def start_button(provider: AnyProvider, text: str, *, style: str | None = None) -> Block:
+    return button(text, action(provider.name, START), style=style, value=provider.name)
+
+
+def prompt(provider: AnyProvider, url: str, expires_at: int, *, again: bool = False, waiting: bool = False) -> Message:
     """Ask the user to open the Arcade authorization link (a link button; the URL stays out of ``text``)."""
     until = datetime.fromtimestamp(expires_at, tz=UTC).strftime("%H:%M UTC")
     if waiting:
-        first = "*Waiting for you to finish in the browser…* I'll post your labels here when you're done."
+        first = f"*Waiting for you to finish in the browser…* I'll post {provider.answer} here when you're done."
     elif again:
         first = "*You already have a link waiting* — this is the same link as before."
     else:
-        first = "*Connect your Gmail*"
-    body = f"{first}\nI'll ask for read-only access to your Gmail through Arcade; I only use it to list your labels."
+        first = f"*Connect your {provider.title}*"
+    body = f"{first}\nI'll ask for {provider.access} through Arcade; I only use it to {provider.does}."
     if len(url) > BUTTON_URL_LIMIT:
-        return _prompt_as_text(body, url, expires_at, until)
-    authorize = button("Authorize Gmail", OPEN_AUTH_ACTION, style="primary", url=url)
+        return _prompt_as_text(provider, body, url, expires_at, until)
+    open_action = action(provider.name, OPEN)
+    authorize = button(f"Authorize {provider.title}", open_action, style="primary", url=url, value=provider.name)
     fallback = (
-        "Your Gmail authorization link is still waiting: open it from this message."
+        f"Your {provider.title} authorization link is still waiting: open it from this message."
         if again
-        else "Connect your Gmail: open the authorization link in this message."
+        else f"Connect your {provider.title}: open the authorization link in this message."
     )
     return Message(
         text=fallback,
@@ -58,37 +80,64 @@ def prompt(url: str, expires_at: int, *, again: bool = False, waiting: bool = Fa
     )
 
 
-def _prompt_as_text(body: str, url: str, expires_at: int, until: str) -> Message:
+def _prompt_as_text(provider: AnyProvider, body: str, url: str, expires_at: int, until: str) -> Message:
     """A link too long for a button (Slack refuses a button ``url`` past 3,000 characters, and a
     section's text is capped the same): the whole prompt as message text, which may be 40,000."""
     safe = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-    text = f"{body}\n<{safe}|Authorize Gmail> (valid until <!date^{expires_at}^{{time}}|{until}>)"
+    text = f"{body}\n<{safe}|Authorize {provider.title}> (valid until <!date^{expires_at}^{{time}}|{until}>)"
     return Message(text=text)
 
 
-def connected(email: str | None, *, labels_in_dm: bool = False) -> Message:
+def connected(provider: AnyProvider, account: str | None, *, answer_in_dm: bool = False) -> Message:
     """Authorization finished (replaces the prompt in place)."""
-    text = ":white_check_mark: Gmail connected" + (f" as {escape(email)}" if email else "")
-    if labels_in_dm:
-        text += ". Your labels are in your direct messages with me."
+    text = f":white_check_mark: {provider.title} connected" + (f" as {escape(account)}" if account else "")
+    if answer_in_dm:
+        text += f". {provider.answer[:1].upper()}{provider.answer[1:]} are in your direct messages with me."
     return note(text)
 
 
-def failed() -> Message:
+def failed(provider: AnyProvider) -> Message:
     """Authorization was declined or failed; the button starts a fresh flow for whoever clicks."""
-    text = ":x: Authorization was declined or failed."
-    return Message(text=text, blocks=(section(text), actions(button("Try again", START_ACTION))))
+    text = f":x: Authorization was declined or failed: {provider.title} is not connected."
+    return Message(text=text, blocks=(section(text), actions(start_button(provider, "Try again"))))
 
 
-def expired(minutes: int) -> Message:
+def expired(provider: AnyProvider, minutes: int) -> Message:
     """The authorization link timed out; the button gets a fresh one."""
-    text = f":hourglass: Link expired: it was valid for {plural(minutes, 'minute')}."
+    text = f":hourglass: Link expired: your {provider.title} link was valid for {plural(minutes, 'minute')}."
     return Message(
         text=text,
         blocks=(
             section(text),
-            actions(button("Get a new link", START_ACTION, style="primary")),
+            actions(start_button(provider, "Get a new link", style="primary")),
         ),
+    )
+
+
+def choose(providers: Iterable[AnyProvider]) -> Message:
+    """``/connect`` alone: what can be connected, with a button each."""
+    listed = list(providers)
+    lines = [
+        f"• *{escape(p.title)}* (`/connect {p.name}`): {escape(p.does)}; then `{p.request}` again." for p in listed
+    ]
+    text = "*What would you like to connect?*\n" + "\n".join(lines)
+    buttons = actions(*(start_button(p, f"Connect {p.title}") for p in listed))
+    more = (
+        "`/connect status` shows your connections, `/connect disconnect <name>` removes one, `/connect help` says more."
+    )
+    return Message(text="Choose what to connect", blocks=(section(text), buttons, context(more)))
+
+
+def usage_all(providers: Iterable[AnyProvider]) -> Message:
+    """``/connect`` with words it does not know."""
+    names = " | ".join(p.name for p in providers)
+    text = (
+        f"`/connect [{names}]` connects one (alone, it lists them).\n"
+        f"`/connect status [{names}]` shows your connections, `/connect disconnect <{names}>` removes one, "
+        "`/connect help` explains what I can read."
+    )
+    return Message(
+        text="Use /connect, /connect status, /connect disconnect <name> or /connect help.", blocks=(section(text),)
     )
 
 

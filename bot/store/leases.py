@@ -57,8 +57,9 @@ class Leases:
             now = self._clock()
             lease_until = now + lease_seconds
             flows = await tx.fetch(
-                "UPDATE pending SET owner = ?, lease_until = ? WHERE lease_until < ? AND (team_id, user_id) IN"  # noqa: S608 - constants only
-                " (SELECT team_id, user_id FROM pending WHERE lease_until < ? ORDER BY lease_until LIMIT ?)"
+                "UPDATE pending SET owner = ?, lease_until = ? WHERE lease_until < ?"  # noqa: S608 - constants only
+                " AND (team_id, user_id, provider) IN (SELECT team_id, user_id, provider FROM pending"
+                " WHERE lease_until < ? ORDER BY lease_until LIMIT ?)"
                 f" RETURNING {PENDING_COLUMNS}",
                 *(owner, lease_until, now, now, limit),
             )

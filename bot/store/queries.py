@@ -2,7 +2,7 @@
 
 Tables:
 
-* ``pending``: one row per user with an authorization in progress (the waiter's durable state),
+* ``pending``: one row per user and provider with an authorization in progress (the waiter's durable state),
   held by one replica (``owner``) until ``lease_until``; a row whose lease ran out is anyone's.
 * ``outbox``: what must still be told to a user once a flow ended. A flow's row leaves
   ``pending`` and its outbox row appears in one transaction, so a crash can neither lose the
@@ -91,12 +91,13 @@ class Store:
         except DATABASE_ERRORS:
             return False
 
-    async def get_pending(self, user: SlackUser) -> PendingFlow | None:
+    async def get_pending(self, user: SlackUser, provider: str = "gmail") -> PendingFlow | None:
         async def query(tx: Tx) -> PendingFlow | None:
             rows = await tx.fetch(
-                f"SELECT {PENDING_COLUMNS} FROM pending WHERE team_id = ? AND user_id = ?",  # noqa: S608 - a constant
+                f"SELECT {PENDING_COLUMNS} FROM pending WHERE team_id = ? AND user_id = ? AND provider = ?",  # noqa: S608 - a constant
                 user.team_id,
                 user.user_id,
+                provider,
             )
             return pending(rows[0]) if rows else None
 
@@ -104,30 +105,32 @@ class Store:
 
     async def all_pending(self) -> list[PendingFlow]:
         async def query(tx: Tx) -> list[PendingFlow]:
-            rows = await tx.fetch(f"SELECT {PENDING_COLUMNS} FROM pending ORDER BY created_at, team_id, user_id")  # noqa: S608
+            order = "created_at, team_id, user_id, provider"
+            rows = await tx.fetch(f"SELECT {PENDING_COLUMNS} FROM pending ORDER BY {order}")  # noqa: S608
             return [pending(row) for row in rows]
 
         return await self._read(query)
 
     async def put_pending(self, flow: PendingFlow, *, owner: str, lease_seconds: float) -> bool:
-        """Record the user's pending flow, held by ``owner`` for ``lease_seconds`` from when the write
+        """Record the user's pending flow for its provider, held by ``owner`` for ``lease_seconds`` from when the write
         runs (a write may wait behind others); True if this call wrote it.
 
         False when the same authorization is pending already (another request, on this replica or
         another, got there first): its waiter stays where it is. A different authorization replaces
-        the user's old one, whose waiter then finds it gone.
+        the user's old one for that provider, whose waiter then finds it gone.
         """
         values = (flow.user.team_id, flow.user.user_id, flow.auth_id, flow.url, flow.reply, flow.created_at)
 
         async def statement(tx: Tx) -> bool:
             written = await tx.fetch(
-                f"INSERT INTO pending ({PENDING_COLUMNS}, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
-                " ON CONFLICT (team_id, user_id) DO UPDATE SET auth_id = excluded.auth_id, url = excluded.url,"
-                " reply = excluded.reply, created_at = excluded.created_at, deadline = excluded.deadline,"
-                " owner = excluded.owner, lease_until = excluded.lease_until"
+                f"INSERT INTO pending ({PENDING_COLUMNS}, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - a constant
+                " ON CONFLICT (team_id, user_id, provider) DO UPDATE SET auth_id = excluded.auth_id,"
+                " url = excluded.url, reply = excluded.reply, created_at = excluded.created_at,"
+                " deadline = excluded.deadline, owner = excluded.owner, lease_until = excluded.lease_until"
                 " WHERE pending.auth_id <> excluded.auth_id RETURNING 1",
                 *values,
                 flow.deadline,
+                flow.provider,
                 owner,
                 self._clock() + lease_seconds,
             )
@@ -135,10 +138,14 @@ class Store:
 
         return await self._write(statement)
 
-    async def update_reply(self, user: SlackUser, reply: str) -> None:
+    async def update_reply(self, user: SlackUser, reply: str, provider: str = "gmail") -> None:
         await self._write(
             lambda tx: tx.execute(
-                "UPDATE pending SET reply = ? WHERE team_id = ? AND user_id = ?", reply, user.team_id, user.user_id
+                "UPDATE pending SET reply = ? WHERE team_id = ? AND user_id = ? AND provider = ?",
+                reply,
+                user.team_id,
+                user.user_id,
+                provider,
             )
         )
 
@@ -156,17 +163,17 @@ class Store:
 
         async def statement(tx: Tx) -> OutboxItem | None:
             row = await tx.fetch(
-                "DELETE FROM pending WHERE team_id = ? AND user_id = ? AND auth_id = ? RETURNING reply",
+                "DELETE FROM pending WHERE team_id = ? AND user_id = ? AND auth_id = ? RETURNING reply, provider",
                 user.team_id,
                 user.user_id,
                 auth_id,
             )
             if not row:
                 return None
-            reply = str(row[0][0])
+            reply, provider = str(row[0][0]), str(row[0][1])
             inserted = await tx.fetch(
-                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at, owner, lease_until, attempts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
+                "INSERT INTO outbox (team_id, user_id, kind, reply, created_at, owner, lease_until, provider, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
                 user.team_id,
                 user.user_id,
                 kind,
@@ -174,9 +181,10 @@ class Store:
                 now,
                 owner,
                 self._clock() + lease_seconds,  # from when the write runs: never born expired behind a queue
+                provider,
             )
-            await _insert_audit(tx, user, kind, "", now)
-            return OutboxItem(int(inserted[0][0]), user, kind, reply, now)
+            await _insert_audit(tx, user, kind, "", now, provider)
+            return OutboxItem(int(inserted[0][0]), user, kind, reply, now, provider=provider)
 
         return await self._write(statement)
 
@@ -198,7 +206,7 @@ class Store:
 
         async def statement(tx: Tx) -> bool:
             await tx.execute("UPDATE outbox SET sent_at = ?, owner = NULL WHERE id = ?", now, item.id)
-            await _insert_audit(tx, item.user, "delivery_sent", item.kind, now)
+            await _insert_audit(tx, item.user, "delivery_sent", item.kind, now, item.provider)
             return bool(await _home_rows(tx, item.user))
 
         return await self._write(statement)
@@ -222,15 +230,15 @@ class Store:
 
         return await self._read(query)
 
-    async def audit(self, user: SlackUser, event: AuditName, detail: str = "") -> None:
+    async def audit(self, user: SlackUser, event: AuditName, detail: str = "", *, provider: str = "gmail") -> None:
         """Append to the user's audit trail. Never pass tokens or message contents here."""
         now = self._clock()
-        await self._write(lambda tx: _insert_audit(tx, user, event, detail, now))
+        await self._write(lambda tx: _insert_audit(tx, user, event, detail, now, provider))
 
     async def recent_audit(self, user: SlackUser, limit: int = 5) -> list[AuditEvent]:
         async def query(tx: Tx) -> list[AuditEvent]:
             rows = await tx.fetch(
-                "SELECT event, detail, at FROM audit WHERE team_id = ? AND user_id = ?"
+                "SELECT event, detail, at, provider FROM audit WHERE team_id = ? AND user_id = ?"
                 " ORDER BY at DESC, id DESC LIMIT ?",
                 user.team_id,
                 user.user_id,
@@ -240,15 +248,18 @@ class Store:
 
         return await self._read(query)
 
-    async def last_audit(self, user: SlackUser, events: tuple[AuditName, ...]) -> AuditEvent | None:
+    async def last_audit(
+        self, user: SlackUser, events: tuple[AuditName, ...], *, provider: str = "gmail"
+    ) -> AuditEvent | None:
         marks = ",".join("?" * len(events))
 
         async def query(tx: Tx) -> AuditEvent | None:
             rows = await tx.fetch(
-                f"SELECT event, detail, at FROM audit WHERE team_id = ? AND user_id = ? AND event IN ({marks})"  # noqa: S608 - only placeholders are interpolated
-                " ORDER BY at DESC, id DESC LIMIT 1",
+                f"SELECT event, detail, at, provider FROM audit WHERE team_id = ? AND user_id = ? AND provider = ?"  # noqa: S608 - only placeholders are interpolated
+                f" AND event IN ({marks}) ORDER BY at DESC, id DESC LIMIT 1",
                 user.team_id,
                 user.user_id,
+                provider,
                 *events,
             )
             return _audit_event(rows[0]) if rows else None
@@ -288,14 +299,17 @@ class Store:
         return await self._write(statement)
 
 
-async def _insert_audit(tx: Tx, user: SlackUser, event: AuditName, detail: str, at: float) -> None:
+async def _insert_audit(
+    tx: Tx, user: SlackUser, event: AuditName, detail: str, at: float, provider: str = "gmail"
+) -> None:
     await tx.execute(
-        "INSERT INTO audit (team_id, user_id, event, detail, at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO audit (team_id, user_id, event, detail, at, provider) VALUES (?, ?, ?, ?, ?, ?)",
         user.team_id,
         user.user_id,
         event,
         detail,
         at,
+        provider,
     )
 
 
@@ -304,4 +318,4 @@ async def _home_rows(tx: Tx, user: SlackUser) -> list[Row]:
 
 
 def _audit_event(row: Row) -> AuditEvent:
-    return AuditEvent(cast(AuditName, row[0]), str(row[1]), float(row[2]))
+    return AuditEvent(cast(AuditName, row[0]), str(row[1]), float(row[2]), str(row[3]))

@@ -99,6 +99,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (team_id, user_id)
     );
     """,
+    # version 7: providers. One pending authorization per user *and provider*; owed answers and the
+    # audit trail say whose they are. Every row written before was Gmail's.
+    """
+    CREATE TABLE pending_by_provider (
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        auth_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        deadline REAL NOT NULL,
+        owner TEXT,
+        lease_until REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (team_id, user_id, provider)
+    );
+    INSERT INTO pending_by_provider
+        (team_id, user_id, provider, auth_id, url, reply, created_at, deadline, owner, lease_until)
+        SELECT team_id, user_id, 'gmail', auth_id, url, reply, created_at, deadline, owner, lease_until FROM pending;
+    DROP TABLE pending;
+    ALTER TABLE pending_by_provider RENAME TO pending;
+    CREATE INDEX pending_lease ON pending (lease_until);
+    CREATE INDEX pending_owner ON pending (owner);
+    CREATE INDEX pending_auth ON pending (auth_id);
+    ALTER TABLE outbox ADD COLUMN provider TEXT NOT NULL DEFAULT 'gmail';
+    ALTER TABLE audit ADD COLUMN provider TEXT NOT NULL DEFAULT 'gmail';
+    """,
 )
 
 _POSTGRES_SPELLING = (

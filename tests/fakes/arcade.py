@@ -93,6 +93,21 @@ class Connection:
     provider_id: str
     scopes: set[str]
     email: str
+    info: dict[str, Any] = field(default_factory=dict)  # more of the provider's user info (a GitHub login)
+
+    @property
+    def user_info(self) -> dict[str, Any]:
+        return {"email": self.email, **self.info}
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a token minted for a connection still stands for."""
+
+    user_id: str
+    provider_id: str
+    scopes: frozenset[str]
+    connection_id: str
 
 
 @dataclass
@@ -185,37 +200,58 @@ class FakeArcade(Served):
 
     def owner_of(self, token: str) -> str | None:
         """The user of a token whose connection still exists, else None."""
+        grant = self.grant_of(token)
+        return grant.user_id if grant is not None else None
+
+    def grant_of(self, token: str) -> TokenGrant | None:
+        """Whose token it is, for which provider and scopes, while its connection still exists."""
         key = self._token_key.get(token)
         connection = self.connections.get(key) if key is not None else None
         if connection is None or connection.id != self._token_connection[token]:
             return None
-        return self.tokens[token]
+        return TokenGrant(connection.user_id, connection.provider_id, frozenset(connection.scopes), connection.id)
 
-    def pending_for(self, user_id: str) -> list[Flow]:
-        """That user's pending flows, oldest first."""
-        return [f for f in self._by_user.get(user_id, ()) if f.status == "pending"]
+    def pending_for(self, user_id: str, provider_id: str | None = None) -> list[Flow]:
+        """That user's pending flows (for one provider, if named), oldest first."""
+        flows = [f for f in self._by_user.get(user_id, ()) if f.status == "pending"]
+        return [f for f in flows if provider_id is None or f.provider_id == provider_id]
 
     def users(self) -> list[str]:
         """Every user id that has had a flow, in the order of their first one."""
         return list(self._by_user)
 
-    async def approve(self, user_id: str, *, email: str | None = None) -> str:
-        """Complete the user's newest pending flow as if they consented; returns its auth id."""
-        flow = self._newest_pending(user_id)
-        await self._settle(flow, allow=True, email=email)
+    async def approve(
+        self,
+        user_id: str,
+        *,
+        email: str | None = None,
+        scope: str | None = None,
+        provider_id: str | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> str:
+        """Complete the user's newest pending flow (asking for ``scope``, for ``provider_id``, if
+        named) as if they consented; returns its auth id. ``info``: more of the account's user info."""
+        flow = self._newest_pending(user_id, scope, provider_id)
+        await self._settle(flow, allow=True, email=email, info=info)
         return flow.auth_id
 
-    async def deny(self, user_id: str) -> str:
+    async def deny(self, user_id: str, *, scope: str | None = None, provider_id: str | None = None) -> str:
         """Fail the user's newest pending flow as if they refused consent; returns its auth id."""
-        flow = self._newest_pending(user_id)
+        flow = self._newest_pending(user_id, scope, provider_id)
         await self._settle(flow, allow=False)
         return flow.auth_id
 
     def connect(
-        self, user_id: str, scopes: Iterable[str], *, email: str | None = None, provider_id: str = "google"
+        self,
+        user_id: str,
+        scopes: Iterable[str],
+        *,
+        email: str | None = None,
+        provider_id: str = "google",
+        info: dict[str, Any] | None = None,
     ) -> Connection:
         """Create (or widen) a grant directly, without a flow."""
-        return self._upsert(user_id, provider_id, set(scopes), email)
+        return self._upsert(user_id, provider_id, set(scopes), email, info)
 
     # -- fault switches --------------------------------------------------------------------------
 
@@ -253,13 +289,15 @@ class FakeArcade(Served):
         queue[0].remaining -= 1
         return queue.pop(0) if queue[0].remaining == 0 else queue[0]
 
-    def _newest_pending(self, user_id: str) -> Flow:
-        pending = self.pending_for(user_id)
+    def _newest_pending(self, user_id: str, scope: str | None = None, provider_id: str | None = None) -> Flow:
+        pending = [f for f in self.pending_for(user_id, provider_id) if scope is None or scope in f.scopes]
         if not pending:
             raise LookupError(f"no pending flow for {user_id!r}")
         return pending[-1]
 
-    def _upsert(self, user_id: str, provider: str, scopes: set[str], email: str | None) -> Connection:
+    def _upsert(
+        self, user_id: str, provider: str, scopes: set[str], email: str | None, info: dict[str, Any] | None = None
+    ) -> Connection:
         key = (user_id, provider)
         connection = self.connections.get(key)
         if connection is None:
@@ -269,6 +307,7 @@ class FakeArcade(Served):
         connection.scopes |= scopes
         if email:
             connection.email = email
+        connection.info |= info or {}
         return connection
 
     def _mint(self, connection: Connection) -> str:
@@ -278,12 +317,14 @@ class FakeArcade(Served):
         self._token_key[token] = (connection.user_id, connection.provider_id)
         return token
 
-    async def _settle(self, flow: Flow, *, allow: bool, email: str | None = None) -> str | None:
+    async def _settle(
+        self, flow: Flow, *, allow: bool, email: str | None = None, info: dict[str, Any] | None = None
+    ) -> str | None:
         """Apply the user's decision; returns where the browser goes next (None: a 200 page)."""
         if flow.status != "pending":
             raise ValueError(f"flow {flow.auth_id} is {flow.status}, not pending")
         if allow:
-            self._upsert(flow.user_id, flow.provider_id, set(flow.scopes), email)
+            self._upsert(flow.user_id, flow.provider_id, set(flow.scopes), email, info)
             flow.status = "completed"
         else:
             flow.status = "failed"
@@ -325,7 +366,7 @@ class FakeArcade(Served):
             if connection is None or not flow.scopes <= connection.scopes:
                 body["status"] = "failed"  # the grant was deleted after this flow completed
             else:
-                body["context"] = {"token": self._mint(connection), "user_info": {"email": connection.email}}
+                body["context"] = {"token": self._mint(connection), "user_info": connection.user_info}
         return body
 
     @web.middleware
@@ -470,7 +511,7 @@ class FakeArcade(Served):
             "connection_status": "active",
             "provider_id": connection.provider_id,
             "provider_type": "oauth2",
-            "provider_user_info": {"email": connection.email},
+            "provider_user_info": connection.user_info,
             "scopes": sorted(connection.scopes),
             "user_id": connection.user_id,
         }

@@ -1,38 +1,33 @@
 """Buttons. Every click is acknowledged first, including the Authorize link button: Slack opens
 its URL itself but still sends ``block_actions``, which must be acknowledged.
 
-Buttons act for the user who clicked, never for the author of the message holding them.
+Each provider has its own four action ids (``messages.action``), so a click says whose button it
+was. Buttons act for the user who clicked, never for the author of the message holding them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.models import SlackUser
-from bot.slack.messages import CANCEL_ACTION, DISCONNECT_ACTION, OPEN_AUTH_ACTION, START_ACTION
+from bot.slack.messages import CANCEL, DISCONNECT, OPEN, START, action
 from bot.slack.payloads import who_and_where
 from bot.slack.reply import Reply
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
+    from bot.providers import AnyProvider
     from bot.slack.deps import Deps
+
+Handle = Callable[[SlackUser, Reply], Awaitable[None]]
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    delivery = deps.delivery
-    handlers: dict[str, Callable[[SlackUser, Reply], Awaitable[None]]] = {
-        OPEN_AUTH_ACTION: delivery.link_opened,  # the prompt then says we are waiting for them
-        START_ACTION: partial(delivery.labels_or_prompt, replace=True),  # new link / try again / connect
-        DISCONNECT_ACTION: delivery.disconnect,
-        CANCEL_ACTION: delivery.keep,
-    }
-
-    def listener(handle: Callable[[SlackUser, Reply], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    def listener(handle: Handle) -> Callable[..., Awaitable[None]]:
         async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
             user, reply = who_and_where(body, deps.clock())  # the clicker, not the message's author
@@ -41,5 +36,24 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         return on_click
 
-    for action_id, handle in handlers.items():
-        app.action(action_id)(listener(handle))
+    for provider in deps.providers:
+        for verb, handle in _handlers(deps, provider).items():
+            app.action(action(provider.name, verb))(listener(handle))
+
+
+def _handlers(deps: Deps, provider: AnyProvider) -> dict[str, Handle]:
+    delivery = deps.delivery
+
+    async def opened(user: SlackUser, reply: Reply) -> None:  # the prompt then says we are waiting
+        await delivery.link_opened(user, provider, reply)
+
+    async def start(user: SlackUser, reply: Reply) -> None:  # new link / try again / connect
+        await delivery.answer(user, provider, reply, replace=True)
+
+    async def disconnect(user: SlackUser, reply: Reply) -> None:
+        await delivery.disconnect(user, provider, reply)
+
+    async def keep(user: SlackUser, reply: Reply) -> None:
+        await delivery.keep(user, provider, reply)
+
+    return {OPEN: opened, START: start, DISCONNECT: disconnect, CANCEL: keep}

@@ -1,14 +1,16 @@
-"""Events: ``labels`` in a DM, ``@bot labels`` in a channel, and the App Home tab being opened.
+"""Events: a provider's request word in a DM (``labels``, ``events``, ``prs``), or after a mention in
+a channel (``@bot labels``), and the App Home tab being opened.
 
 Every event is acknowledged (Bolt does it when the listener returns, which is at once: the
 work goes to ``deps.after_ack``). Anything that is not
-a request for labels, anything from a bot (including this one) and Slack's retries of events
+a request, anything from a bot (including this one) and Slack's retries of events
 already handled are ignored without a reply.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.slack.payloads import who_and_where
@@ -18,14 +20,23 @@ if TYPE_CHECKING:
 
     from bot.slack.deps import Deps
 
-# Whole message, optionally after a mention: "labels", "@bot labels", "Labels?"
-LABELS_REQUEST = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)?labels?\s*[.!?]*\s*$", re.IGNORECASE)
+
+def request_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """The whole message is one of ``words`` (its final s optional), optionally after a mention:
+    "labels", "@bot labels", "Labels?", "pr"."""
+    stems = "|".join(re.escape(word.removesuffix("s")) + "s?" for word in words)
+    return re.compile(rf"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)?(?P<word>{stems})\s*[.!?]*\s*$", re.IGNORECASE)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    requests = request_pattern(p.request for p in deps.providers)
+    by_stem = {p.request.removesuffix("s"): p for p in deps.providers}
+
     def answer(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("bot_id") or event.get("subtype") or not LABELS_REQUEST.match(str(event.get("text") or "")):
+        found = requests.match(str(event.get("text") or ""))
+        if event.get("bot_id") or event.get("subtype") or found is None:
             return
+        provider = by_stem[found["word"].lower().removesuffix("s")]
         user, reply = who_and_where(body, deps.clock())
         if user is None:
             return
@@ -34,7 +45,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async def work() -> None:
             if isinstance(event_id, str) and not await deps.store.first_sighting(event_id):
                 return  # Slack's retry of an event already answered
-            await deps.delivery.labels_or_prompt(user, reply)
+            await deps.delivery.answer(user, provider, reply)
 
         deps.after_ack.run(body, work)
 
