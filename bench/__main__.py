@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import procs, report
+from bench import procs, report, targets
 from bench.database import ENGINES, default_server
 from bench.harness import LATENCIES, RunConfig
 from bench.profile import hotspots, hotspots_text, profile_bot
@@ -139,14 +139,14 @@ async def main_async(args: argparse.Namespace) -> int:
         profiles |= await profile_bot(cfg, log_dir / "profile", profile_dir, args.profile_size)
     doc["profile"] = profiles
     runs = [r for r in doc["runs"] if "error" not in r]
-    doc["targets"] = report.targets(runs)
+    doc["targets"] = targets.check(runs)
     doc["elapsed_s"] = round(time.monotonic() - started, 1)
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(doc, indent=2))
     print(report.table(runs))
     print(report.workers_table(runs))
-    print("\n**Targets (zero-latency fakes)**\n")
-    print(report.targets_table(doc["targets"]))
+    print("\n**Targets (zero-latency fakes unless the mode says otherwise)**\n")
+    print(targets.table(doc["targets"]))
     for name, entry in profiles.items():
         if "hotspots" in entry:
             print(f"\n**py-spy: {name.replace('_', ' ')}** ({entry['file']})\n")
