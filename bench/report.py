@@ -127,7 +127,52 @@ def _rows(bot: Result | None, base: Result | None) -> list[Row]:
         top = str(sizes[-1])
         label = f"busiest fake's CPU, approvals of {int(top):,} (% of a core)"
         rows.append(value(label, lambda r: get(r, "approval", top, "busiest_fake_cpu_pct")))
-    return rows
+    return rows + _mixed_rows((bot, base))
+
+
+def _mixed_rows(runs: Pair) -> list[Row]:
+    """The mixed bursts (``bench.mixed``): commands arriving while waiting users approve; the bot's runs only."""
+    entry = get(runs[0], "mixed") or get(runs[1], "mixed")
+    if not entry:
+        return []
+    burst, size = entry["burst"], entry["waiting"]
+
+    def delivered(run: Result | None) -> str:
+        approval = get(run, "mixed", "approval")
+        if not approval:
+            return NONE
+        done = "finished" if approval["finished"] else "did not finish"
+        return f"{approval['delivered']:,} of {approval['waiting']:,}, {done}"
+
+    def started(run: Result | None) -> str:
+        mixed = get(run, "mixed")
+        if not mixed:
+            return NONE
+        first = get(mixed, "ack", "first_sent_after_start_ms"), get(mixed, "approval", "first_approved_after_start_ms")
+        return f"{fmt(first[0])} / {fmt(first[1])}"
+
+    return [
+        _latency(
+            runs,
+            f"mixed: ack p50 / p99 (ms), {burst:,} commands in 1 s while {burst:,} of {size:,} approve",
+            "mixed",
+            "ack",
+        ),
+        _value(runs, "mixed: ack max (ms)", getter("mixed", "ack", "max_ms")),
+        _value(runs, "mixed: commands not acked within Slack's 3 s", getter("mixed", "ack", "not_acked"), 0),
+        _latency(
+            runs, f"mixed: approval->labels p50 / p99 (ms), the {burst:,} approving meanwhile", "mixed", "approval"
+        ),
+        ("mixed: approvers given labels", delivered(runs[0]), delivered(runs[1]), NONE),
+        ("mixed: first command / first approval after the shared start (ms)", started(runs[0]), started(runs[1]), NONE),
+        _value(
+            runs,
+            "mixed: CPU per completed flow (ms), the command burst's work included",
+            getter("mixed", "cpu_ms_per_flow"),
+            2,
+        ),
+        _value(runs, "mixed: busiest fake's CPU over the phase (% of a core)", getter("mixed", "busiest_fake_cpu_pct")),
+    ]
 
 
 def bot_setup(run: Result) -> str:

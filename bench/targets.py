@@ -2,13 +2,16 @@
 
 Zero-latency runs, per mode (with workers and store when not one worker on SQLite): acks of a
 1,000-command burst; approval -> labels at 1,000 and 5,000 waiting; CPU per completed flow;
-memory; Arcade's request rate while waiting; the baseline comparison. Realistic-latency runs:
-approval -> labels at 100 waiting.
+memory; Arcade's request rate while waiting; the baseline comparison; the mixed bursts (1,000
+commands while 1,000 of 5,000 approve). Realistic-latency runs: approval -> labels at 100
+waiting. A target without a limit is there for information.
 """
 
 from __future__ import annotations
 
 from bench.report import Result, bot_setup, fmt, get, p99_or_bound
+
+MIXED_ISSUE = (5000, 1000)  # the issue's mixed bursts: users waiting, commands (and approvers) in the second
 
 
 class Checks:
@@ -40,6 +43,7 @@ def check(results: list[Result]) -> list[Result]:
         )
         checks = Checks(mode)
         _zero_latency(checks, bot, base)
+        _mixed(checks, bot)
         rows += checks.rows
     return rows
 
@@ -83,10 +87,27 @@ def _zero_latency(checks: Checks, bot: Result, base: Result | None) -> None:
     add(">= 10x better p99 than the baseline, 1,000 waiting", better, 10, at_least=True)
 
 
+def _mixed(checks: Checks, bot: Result) -> None:
+    """The mixed bursts' acks against the target at the issue's sizes; other sizes are shown in a note."""
+    entry = get(bot, "mixed")
+    ack = p99_or_bound(get(entry, "ack"))[0]
+    delivery = p99_or_bound(get(entry, "approval"))[0]
+    issue = entry is not None and (entry["waiting"], entry["burst"]) == MIXED_ISSUE
+    row = checks.add("ack p99 <= 50 ms, 1,000 commands while 1,000 of 5,000 approve", ack if issue else None, 50)
+    info = checks.add("approval->delivery p99 while commands arrive, 1,000 of 5,000 approving", delivery, None)
+    if entry is not None and not issue:
+        sizes = f"{entry['burst']:,} commands while {entry['burst']:,} of {entry['waiting']:,} approve"
+        row["note"] = f"measured at {sizes}: {fmt(ack, 2)} ms"
+        info["target"] = (
+            f"approval->delivery p99 while commands arrive, {entry['burst']:,} of {entry['waiting']:,} approving"
+        )
+
+
 def table(checks: list[Result]) -> str:
     lines = ["| mode | target | measured | met |", "|---|---|---|---|"]
     for c in checks:
         met = "n/a" if c["met"] is None else ("**met**" if c["met"] else "**not met**")
+        met = "for information" if c["limit"] is None else met
         note = f" ({c['note']})" if c.get("note") else ""
         lines.append(f"| {c['mode']} | {c['target']} | {fmt(c['value'], 2)} | {met}{note} |")
     return "\n".join(lines)
