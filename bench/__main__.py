@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench            # full run (~11 min on 2 cores)
     .venv/bin/python -m bench --quick    # 100 users, zero latency, both modes (~30 s)
+    .venv/bin/python -m bench --quick --mixed-size 500 --mixed-burst 100  # and small mixed bursts
 
 Each run starts two fake hosts (fake Slack; fake Arcade + Gmail) and the implementation as
 separate processes, drives it like Slack does and prints Markdown tables; the figures, machine
@@ -24,13 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import procs, report
+from bench import procs, report, targets
 from bench.database import ENGINES, default_server
 from bench.harness import LATENCIES, RunConfig
 from bench.profile import hotspots, hotspots_text, profile_bot
 from bench.scenarios import Run
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MIXED_SIZE, MIXED_BURST = 5000, 1000  # the throughput issue's: 1,000 commands while 1,000 of 5,000 approve
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -61,10 +63,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--postgres-url", default=default_server(), help="server for postgresql runs (TEST_DATABASE_URL)")
     p.add_argument("--window-size", type=int, default=0, help="users waiting through the window (0: max of --sizes)")
     p.add_argument("--no-uvloop", dest="uvloop", action="store_false", help="run the fakes on asyncio's own loop")
+    mixed = "the bot, zero latency, last in each run; off in --quick unless given; 0: off"
+    p.add_argument("--mixed-size", type=int, help=f"users waiting before the mixed bursts (5000; {mixed})")
+    p.add_argument(
+        "--mixed-burst", type=int, help=f"commands in 1 s while as many waiting users approve (1000; {mixed})"
+    )
     args = p.parse_args(argv)
+    asked = args.mixed_size is not None or args.mixed_burst is not None
     if args.quick:
         args.latencies, args.ack_sizes, args.sizes, args.realistic_sizes = ("zero",), (100,), (100,), (100,)
         args.window, args.profile_size = 0.0, 0
+    if args.quick and not asked:
+        args.mixed_size = args.mixed_burst = 0
+    args.mixed_size = MIXED_SIZE if args.mixed_size is None else args.mixed_size
+    args.mixed_burst = MIXED_BURST if args.mixed_burst is None else args.mixed_burst
+    if args.mixed_size and args.mixed_burst > args.mixed_size:
+        p.error("--mixed-burst: the approvers come from the --mixed-size waiting users, so at most that many")
     return args
 
 
@@ -77,10 +91,12 @@ def plan(args: argparse.Namespace) -> list[RunConfig]:
             window = args.window if latency == "zero" and index == 0 else 0.0
             base = RunConfig("bot", mode, latency, ack_sizes, sizes, window, args.limit, args.uvloop, args.stall)
             base = replace(base, postgres_url=args.postgres_url, window_size=args.window_size)
+            if latency == "zero":
+                base = replace(base, mixed_size=args.mixed_size, mixed_burst=args.mixed_burst)
             if "bot" in args.impls:
                 configs += [replace(base, workers=w, database=d) for d in args.databases for w in args.workers]
             if "baseline" in args.impls:
-                configs.append(replace(base, impl="baseline"))
+                configs.append(replace(base, impl="baseline", mixed_size=0, mixed_burst=0))
     return configs
 
 
@@ -113,7 +129,8 @@ async def main_async(args: argparse.Namespace) -> int:
     }
     print(f"machine: {json.dumps(doc['machine'])}\nlogs: {log_dir}", flush=True)
     for cfg in plan(args):
-        print(f"run {cfg.name} sizes={cfg.sizes} window={cfg.window:g}s", flush=True)
+        mixed = f" mixed={cfg.mixed_burst}/{cfg.mixed_size}" if cfg.mixed_size and cfg.mixed_burst else ""
+        print(f"run {cfg.name} sizes={cfg.sizes} window={cfg.window:g}s{mixed}", flush=True)
         run_logs = log_dir / cfg.name
         run_logs.mkdir()
         try:
@@ -139,14 +156,14 @@ async def main_async(args: argparse.Namespace) -> int:
         profiles |= await profile_bot(cfg, log_dir / "profile", profile_dir, args.profile_size)
     doc["profile"] = profiles
     runs = [r for r in doc["runs"] if "error" not in r]
-    doc["targets"] = report.targets(runs)
+    doc["targets"] = targets.check(runs)
     doc["elapsed_s"] = round(time.monotonic() - started, 1)
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(doc, indent=2))
     print(report.table(runs))
     print(report.workers_table(runs))
-    print("\n**Targets (zero-latency fakes)**\n")
-    print(report.targets_table(doc["targets"]))
+    print("\n**Targets (zero-latency fakes unless the mode says otherwise)**\n")
+    print(targets.table(doc["targets"]))
     for name, entry in profiles.items():
         if "hotspots" in entry:
             print(f"\n**py-spy: {name.replace('_', ' ')}** ({entry['file']})\n")

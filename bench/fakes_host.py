@@ -67,7 +67,7 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
         spread, mode = float(body.get("spread", 1.0)), str(body.get("mode", "http"))
         if body.get("app_url"):
             slack.app_url = str(body["app_url"])
-        start = time.monotonic() + 0.05
+        start = float(body.get("start_at") or time.monotonic() + 0.05)  # start_at: another phase's start too
         step = spread / max(1, len(users))
 
         async def one(index: int, user: str) -> list[Any]:
@@ -114,7 +114,7 @@ def arcade_routes(arcade: FakeArcade) -> list[web.RouteDef]:
         body = await _json_body(request)
         users: list[str] = body["users"]
         step = float(body.get("spread", 1.0)) / max(1, len(users))
-        start = time.monotonic() + 0.05
+        start = float(body.get("start_at") or time.monotonic() + 0.05)
         approved = await timing.approve(arcade, users, [start + index * step for index in range(len(users))])
         return web.json_response({"approved": approved})
 

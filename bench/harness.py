@@ -45,6 +45,8 @@ class RunConfig:
     database: str = "sqlite"  # "sqlite" (a file in a temp dir) | "postgresql" (a fresh database on postgres_url)
     postgres_url: str = ""  # the server PostgreSQL runs create their database on
     window_size: int = 0  # fresh users waiting through the window (0: max(sizes))
+    mixed_size: int = 0  # users waiting when the mixed bursts begin (0: no mixed bursts)
+    mixed_burst: int = 0  # commands in the mixed bursts' second, and waiting users approving in it (0: none)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,4 @@
-"""The printed tables (Markdown, so they paste into docs/performance.md) and the issue's targets, met or not."""
+"""The printed tables (Markdown, so they paste into docs/performance.md); the targets are in ``bench.targets``."""
 
 from __future__ import annotations
 
@@ -8,20 +8,21 @@ from typing import Any
 
 Result = dict[str, Any]
 Row = tuple[str, str, str, str]
+Pair = tuple[Result | None, Result | None]  # the bot's run and the baseline's, either may be missing
 NONE = "-"
 
 
-def _get(node: Any, *path: str) -> Any:
+def get(node: Any, *path: str) -> Any:
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return node
 
 
-def _getter(*path: str) -> Callable[[Any], Any]:
-    return lambda node: _get(node, *path)
+def getter(*path: str) -> Callable[[Any], Any]:
+    return lambda node: get(node, *path)
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
+def fmt(value: float | None, digits: int = 1) -> str:
     if value is None:
         return NONE
     return "inf" if math.isinf(value) else f"{value:,.{digits}f}"
@@ -35,13 +36,13 @@ def latency_cell(entry: Result | None) -> str:
     """``p50 / p99``; for a phase that did not finish, how far it got and why."""
     if not entry:
         return NONE
-    cell = f"{_fmt(entry.get('p50_ms'))} / {_fmt(entry.get('p99_ms'))}"
+    cell = f"{fmt(entry.get('p50_ms'))} / {fmt(entry.get('p99_ms'))}"
     if _unfinished(entry):
         why = entry.get("gave_up_because") or "time limit"
         cell = f"did not finish: {entry['delivered']:,}/{entry['waiting']:,} delivered in {entry['gave_up_after_s']} s"
         cell += f" ({why})"
         if entry["delivered"]:
-            cell += f"; those: {_fmt(entry.get('p50_ms'))} / {_fmt(entry.get('p99_ms'))}"
+            cell += f"; those: {fmt(entry.get('p50_ms'))} / {fmt(entry.get('p99_ms'))}"
     if entry.get("not_acked"):
         cell += f" ({entry['not_acked']:,} not acked within Slack's 3 s)"
     return cell
@@ -72,56 +73,109 @@ def ratio(bot: tuple[float | None, bool], base: tuple[float | None, bool]) -> st
     return f"{'<= ' if s_cut else '>= ' if b_cut else ''}{b / s:.3g}x"
 
 
+def _value(runs: Pair, label: str, fn: Callable[[Result | None], float | None], digits: int = 1) -> Row:
+    b, s = fn(runs[0]), fn(runs[1])
+    return label, fmt(b, digits), fmt(s, digits), ratio((b, False), (s, False))
+
+
+def _latency(runs: Pair, label: str, *path: str) -> Row:
+    b, s = get(runs[0], *path), get(runs[1], *path)
+    return label, latency_cell(b), latency_cell(s), ratio(p99_or_bound(b), p99_or_bound(s))
+
+
 def _rows(bot: Result | None, base: Result | None) -> list[Row]:
     def value(label: str, fn: Callable[[Result | None], float | None], digits: int = 1) -> Row:
-        b, s = fn(bot), fn(base)
-        return label, _fmt(b, digits), _fmt(s, digits), ratio((b, False), (s, False))
+        return _value((bot, base), label, fn, digits)
 
     def latency(label: str, *path: str) -> Row:
-        b, s = _get(bot, *path), _get(base, *path)
-        return label, latency_cell(b), latency_cell(s), ratio(p99_or_bound(b), p99_or_bound(s))
+        return _latency((bot, base), label, *path)
 
     def mb(kb: Any) -> float | None:
         return None if kb is None else float(kb) / 1024
 
-    rows = [value("start-up to ready (s)", lambda r: _get(r, "startup_s"), 2)]
-    rows.append(value("idle RSS (MB)", lambda r: mb(_get(r, "idle_rss_kb"))))
+    rows = [value("start-up to ready (s)", lambda r: get(r, "startup_s"), 2)]
+    rows.append(value("idle RSS (MB)", lambda r: mb(get(r, "idle_rss_kb"))))
     ack_sizes = sorted({int(k) for r in (bot, base) if r for k in r.get("ack", {})})
     rows += [latency(f"ack p50 / p99 (ms), {n:,} commands in 1 s", "ack", str(n)) for n in ack_sizes]
     sizes = sorted({int(k) for r in (bot, base) if r for k in r.get("approval", {})})
     rows += [latency(f"approval->labels p50 / p99 (ms), {n:,} waiting", "approval", str(n)) for n in sizes]
-    window = _get(bot, "window", "seconds") or _get(base, "window", "seconds")
+    window = get(bot, "window", "seconds") or get(base, "window", "seconds")
     if window:
-        waiting = _get(bot, "window", "pending") or _get(base, "window", "pending") or 0
+        waiting = get(bot, "window", "pending") or get(base, "window", "pending") or 0
         label = f"approval->labels p50 / p99 (ms), {waiting:,} waiting for {window:g} s (59-s polls renewing)"
         rows.append(latency(label, "approval_after_window"))
     for n in sizes:
         rows.append(
-            value(f"CPU per completed flow (ms), {n:,} waiting", _getter("approval", str(n), "cpu_ms_per_flow"), 2)
+            value(f"CPU per completed flow (ms), {n:,} waiting", getter("approval", str(n), "cpu_ms_per_flow"), 2)
         )
-    rows.append(value("pending users when memory was read (the largest batch)", _getter("memory", "pending"), 0))
-    rows.append(value("RSS then (MB)", lambda r: mb(_get(r, "memory", "rss_kb"))))
-    rows.append(value("RSS per pending authorization (KB)", _getter("memory", "per_pending_kb")))
-    rows.append(value("threads then", _getter("memory", "threads"), 0))
+    rows.append(value("pending users when memory was read (the largest batch)", getter("memory", "pending"), 0))
+    rows.append(value("RSS then (MB)", lambda r: mb(get(r, "memory", "rss_kb"))))
+    rows.append(value("RSS per pending authorization (KB)", getter("memory", "per_pending_kb")))
+    rows.append(value("threads then", getter("memory", "threads"), 0))
     if window:
-        rows.append(value("pending during the window", lambda r: _get(r, "window", "pending"), 0))
-        rows.append(value("RSS then (MB)", lambda r: mb(_get(r, "window", "memory", "rss_kb"))))
-        rows.append(value("RSS per pending authorization then (KB)", _getter("window", "memory", "per_pending_kb")))
-        rows.append(value("Arcade requests / pending / minute", lambda r: _get(r, "window", "per_pending_per_min"), 3))
-        rows.append(value("long-polls open at the end of the window", _getter("window", "long_polls_open_at_end"), 0))
-        rows.append(value("CPU while waiting (% of a core)", lambda r: _get(r, "window", "target_cpu_pct")))
+        rows.append(value("pending during the window", lambda r: get(r, "window", "pending"), 0))
+        rows.append(value("RSS then (MB)", lambda r: mb(get(r, "window", "memory", "rss_kb"))))
+        rows.append(value("RSS per pending authorization then (KB)", getter("window", "memory", "per_pending_kb")))
+        rows.append(value("Arcade requests / pending / minute", lambda r: get(r, "window", "per_pending_per_min"), 3))
+        rows.append(value("long-polls open at the end of the window", getter("window", "long_polls_open_at_end"), 0))
+        rows.append(value("CPU while waiting (% of a core)", lambda r: get(r, "window", "target_cpu_pct")))
     if ack_sizes:
         top = str(ack_sizes[-1])
         label = f"busiest fake's CPU, {int(top):,}-command burst (% of a core)"
-        rows.append(value(label, lambda r: _get(r, "ack", top, "busiest_fake_cpu_pct")))
+        rows.append(value(label, lambda r: get(r, "ack", top, "busiest_fake_cpu_pct")))
     if sizes:
         top = str(sizes[-1])
         label = f"busiest fake's CPU, approvals of {int(top):,} (% of a core)"
-        rows.append(value(label, lambda r: _get(r, "approval", top, "busiest_fake_cpu_pct")))
-    return rows
+        rows.append(value(label, lambda r: get(r, "approval", top, "busiest_fake_cpu_pct")))
+    return rows + _mixed_rows((bot, base))
 
 
-def _setup(run: Result) -> str:
+def _mixed_rows(runs: Pair) -> list[Row]:
+    """The mixed bursts (``bench.mixed``): commands arriving while waiting users approve; the bot's runs only."""
+    entry = get(runs[0], "mixed") or get(runs[1], "mixed")
+    if not entry:
+        return []
+    burst, size = entry["burst"], entry["waiting"]
+
+    def delivered(run: Result | None) -> str:
+        approval = get(run, "mixed", "approval")
+        if not approval:
+            return NONE
+        done = "finished" if approval["finished"] else "did not finish"
+        return f"{approval['delivered']:,} of {approval['waiting']:,}, {done}"
+
+    def started(run: Result | None) -> str:
+        mixed = get(run, "mixed")
+        if not mixed:
+            return NONE
+        first = get(mixed, "ack", "first_sent_after_start_ms"), get(mixed, "approval", "first_approved_after_start_ms")
+        return f"{fmt(first[0])} / {fmt(first[1])}"
+
+    return [
+        _latency(
+            runs,
+            f"mixed: ack p50 / p99 (ms), {burst:,} commands in 1 s while {burst:,} of {size:,} approve",
+            "mixed",
+            "ack",
+        ),
+        _value(runs, "mixed: ack max (ms)", getter("mixed", "ack", "max_ms")),
+        _value(runs, "mixed: commands not acked within Slack's 3 s", getter("mixed", "ack", "not_acked"), 0),
+        _latency(
+            runs, f"mixed: approval->labels p50 / p99 (ms), the {burst:,} approving meanwhile", "mixed", "approval"
+        ),
+        ("mixed: approvers given labels", delivered(runs[0]), delivered(runs[1]), NONE),
+        ("mixed: first command / first approval after the shared start (ms)", started(runs[0]), started(runs[1]), NONE),
+        _value(
+            runs,
+            "mixed: CPU per completed flow (ms), the command burst's work included",
+            getter("mixed", "cpu_ms_per_flow"),
+            2,
+        ),
+        _value(runs, "mixed: busiest fake's CPU over the phase (% of a core)", getter("mixed", "busiest_fake_cpu_pct")),
+    ]
+
+
+def bot_setup(run: Result) -> str:
     """``1 worker, sqlite`` for a bot run (empty for the baseline)."""
     if "workers" not in run:
         return ""
@@ -137,7 +191,7 @@ def table(results: list[Result]) -> str:
         base = next((r for r in runs if r["impl"] == "baseline"), None)
         bots: list[Result | None] = [r for r in runs if r["impl"] == "bot"]
         for bot in bots or [None]:
-            setup = f", bot on {_setup(bot)}" if bot else ""
+            setup = f", bot on {bot_setup(bot)}" if bot else ""
             out += [
                 f"\n**{mode} mode, {latency}-latency fakes{setup}**\n",
                 "| metric | bot | baseline | bot/baseline |",
@@ -166,72 +220,11 @@ def workers_table(results: list[Result]) -> str:
         )
         sizes = sorted({int(k) for r in runs for k in r.get("approval", {})})
         for n in sizes:
-            first = p99_or_bound(_get(runs[0], "approval", str(n)))
+            first = p99_or_bound(get(runs[0], "approval", str(n)))
             for run in runs:
-                entry = _get(run, "approval", str(n))
-                split = " / ".join(f"{c:,}" for c in _get(entry, "settled", "per_worker") or [])
+                entry = get(run, "approval", str(n))
+                split = " / ".join(f"{c:,}" for c in get(entry, "settled", "per_worker") or [])
                 cells = [f"{mode}, {engine}", f"{n:,}", str(run["workers"]), latency_cell(entry)]
-                cells += [ratio(p99_or_bound(entry), first), _fmt(_get(entry, "cpu_ms_per_flow"), 2), split]
+                cells += [ratio(p99_or_bound(entry), first), fmt(get(entry, "cpu_ms_per_flow"), 2), split]
                 out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
-
-
-def targets(results: list[Result]) -> list[Result]:
-    """The issue's targets, checked on the zero-latency runs, per mode."""
-    checks: list[Result] = []
-    for bot in (r for r in results if r["impl"] == "bot" and r["latency"] == "zero"):
-        mode = bot["mode"] + (f" ({_setup(bot)})" if _setup(bot) != "1 worker, sqlite" else "")
-        base = next(
-            (r for r in results if (r["impl"], r["latency"], r["mode"]) == ("baseline", "zero", bot["mode"])), None
-        )
-
-        def add(name: str, value: float | None, limit: float, *, at_least: bool = False, mode: str = mode) -> None:
-            met = None if value is None else (value >= limit if at_least else value <= limit)
-            checks.append({"mode": mode, "target": name, "value": value, "limit": limit, "met": met})
-
-        add("ack p99 <= 50 ms, 1,000 commands in 1 s", p99_or_bound(_get(bot, "ack", "1000"))[0], 50)
-        for n, limit in (("1000", 250.0), ("5000", 1000.0)):
-            value = p99_or_bound(_get(bot, "approval", n))[0]
-            add(f"approval->delivery p99 <= {limit:g} ms, {int(n):,} waiting", value, limit)
-        at_5000 = (_get(bot, "memory", "pending") or 0) >= 5000  # at 100 pending, warm-up costs dominate
-        add(
-            "RSS per pending authorization <= 30 KB, 5,000 pending",
-            _get(bot, "memory", "per_pending_kb") if at_5000 else None,
-            30,
-        )
-        waited = _get(bot, "window", "memory", "pending") or 0
-        if waited > (_get(bot, "memory", "pending") or 0):
-            add(
-                f"RSS per pending authorization <= 30 KB, {waited:,} waiting",
-                _get(bot, "window", "memory", "per_pending_kb"),
-                30,
-            )
-        workers = int(bot.get("workers", 1))
-        add(f"idle RSS <= 120 MB{' per worker' if workers > 1 else ''}", bot["idle_rss_kb"] / 1024 / workers, 120)
-        if "window" in bot:
-            window = bot["window"]
-            long_enough = window["seconds"] >= 59  # shorter windows may see no renewal at all
-            add(
-                "Arcade requests <= 1.2 / pending / minute", window["per_pending_per_min"] if long_enough else None, 1.2
-            )
-            if (
-                long_enough and window["per_pending_per_min"] < 0.8
-            ):  # 59-s polls: each waiting user renews once a minute
-                checks[-1]["note"] = (
-                    f"renewals late: {window['requests']:,} status calls for {window['pending']:,} waiting users in "
-                    f"{window['seconds']:g} s, {window['long_polls_open_at_end']:,} long-polls open at the end"
-                )
-        (b, b_cut), (s, _) = p99_or_bound(_get(bot, "approval", "1000")), p99_or_bound(_get(base, "approval", "1000"))
-        # An unfinished baseline's p99 is at least its give-up time (or "never"), so s / b is a lower bound.
-        better = None if not b or not s or b_cut else s / b
-        add(">= 10x better p99 than the baseline, 1,000 waiting", better, 10, at_least=True)
-    return checks
-
-
-def targets_table(checks: list[Result]) -> str:
-    lines = ["| mode | target | measured | met |", "|---|---|---|---|"]
-    for c in checks:
-        met = "n/a" if c["met"] is None else ("**met**" if c["met"] else "**not met**")
-        note = f" ({c['note']})" if c.get("note") else ""
-        lines.append(f"| {c['mode']} | {c['target']} | {_fmt(c['value'], 2)} | {met}{note} |")
-    return "\n".join(lines)

@@ -6,9 +6,10 @@ chunks of 1,000 a second), every one of them is prompted and waiting, and all N 
 one second. RSS is read at the largest size before its approvals. With a window, a last batch of
 max(sizes) users then waits ``window`` seconds while Arcade's request rate and the process's CPU
 are read (py-spy records the bot meanwhile, without pausing it), and approves at the end, when the
-users' 59-s long-polls come back and are renewed together. Each batch starts once the process
-is idle again. Every wait is bounded: by ``limit``, or by ``stall`` seconds without progress while
-the process sits idle; what did not finish is reported as such.
+users' 59-s long-polls come back and are renewed together. Last, with mixed sizes, the two bursts
+together (``bench.mixed``): commands arrive while waiting users approve. Each batch starts once
+the process is idle again. Every wait is bounded: by ``limit``, or by ``stall`` seconds without
+progress while the process sits idle; what did not finish is reported as such.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from bench import procs
 from bench.database import owners
 from bench.harness import Harness, busiest_fake
+from bench.mixed import mixed
 from bench.stats import summary
 
 FILL_CHUNK = 1000
@@ -58,21 +60,24 @@ class Run(Harness):
                 break
         return round(time.monotonic() - started, 1)
 
-    async def burst(self, users: list[str], spread: float = 1.0) -> dict[str, Any]:
-        """``len(users)`` commands from as many users, evenly spread over ``spread`` seconds."""
-        body = {"users": users, "spread": spread, "mode": self.cfg.mode}
+    async def burst(self, users: list[str], spread: float = 1.0, start_at: float | None = None) -> dict[str, Any]:
+        """``len(users)`` commands from as many users, evenly spread over ``spread`` seconds (from ``start_at``)."""
+        body = {"users": users, "spread": spread, "mode": self.cfg.mode, "start_at": start_at}
         body["app_url"] = f"http://127.0.0.1:{self.port}/slack/events" if self.cfg.mode == "http" else None
         before, since = self.cpu(), time.monotonic()
         acks = (await self.ctl(self.slack, "/ctl/burst", body))["acks"]
         until, after = time.monotonic(), self.cpu()
         sent = [a[3] for a in acks]
-        return summary([a[2] for a in acks]) | {
+        result: dict[str, Any] = summary([a[2] for a in acks]) | {
             "not_acked": sum(1 for a in acks if a[1] != 200),
             "sent_over_s": round(max(sent) - min(sent), 3),
             "target_cpu_s": round(after["target"] - before["target"], 2),
             "busiest_fake_cpu_pct": busiest_fake(before, after, until - since),
             "fake_slack_lag_p99_ms": await self.lag_p99_ms(since, until),
         }
+        if start_at is not None:
+            result["first_sent_after_start_ms"] = round((min(sent) - start_at) * 1000, 1)
+        return result
 
     async def fill(self, users: list[str]) -> dict[str, Any]:
         """Unmeasured commands, 1,000 a second, each chunk prompted before the next is sent."""
@@ -110,10 +115,11 @@ class Run(Harness):
             settled["per_worker"] = sorted((await owners(self.database_url)).values(), reverse=True)
         return settled
 
-    async def approve(self, users: list[str]) -> dict[str, Any]:
-        """All ``users`` approve within one second; approval -> labels delivered, per user."""
+    async def approve(self, users: list[str], start_at: float | None = None) -> dict[str, Any]:
+        """All ``users`` approve within one second (from ``start_at``); approval -> labels delivered, per user."""
         before, phase_start = self.cpu(), time.monotonic()
-        approved: dict[str, float] = (await self.ctl(self.arcade, "/ctl/approve", {"users": users}))["approved"]
+        body = {"users": users, "start_at": start_at}
+        approved: dict[str, float] = (await self.ctl(self.arcade, "/ctl/approve", body))["approved"]
         first = min(approved.values(), default=phase_start)
         progress: dict[str, Any] = {"delivered": {}, "via": {}}
         stall, reason = Stall(self, self.cfg.stall), None
@@ -136,7 +142,7 @@ class Run(Harness):
         delivered: dict[str, float] = progress["delivered"]
         latencies = [delivered[u] - approved[u] for u in approved if u in delivered]
         done = len(latencies) == len(users)
-        return summary(latencies) | {
+        result: dict[str, Any] = summary(latencies) | {
             "waiting": len(users),
             "approved": len(approved),
             "approved_over_s": round(max(approved.values()) - first, 3) if approved else None,
@@ -152,6 +158,9 @@ class Run(Harness):
             "busiest_fake_cpu_pct": busiest_fake(before, after, finished - phase_start),
             "fake_slack_lag_p99_ms": await self.lag_p99_ms(first, finished),
         }
+        if start_at is not None and approved:
+            result["first_approved_after_start_ms"] = round((first - start_at) * 1000, 1)
+        return result
 
     async def window(self, seconds: float, profile_to: Path | None) -> dict[str, Any]:
         """Arcade requests per pending authorization per minute (counted at the fake), and CPU meanwhile."""
@@ -230,4 +239,8 @@ class Run(Harness):
             result["window"] = window
             result["approval_after_window"] = await self.approve(users) | {"settled": settled}
             print(f"  {cfg.impl}/{cfg.mode}/{cfg.latency}: {cfg.window:g}-s waiting window done", flush=True)
+        if cfg.mixed_size and cfg.mixed_burst:  # last: its unapproved waiting users stay pending
+            result["mixed"] = await mixed(self, cfg.mixed_size, cfg.mixed_burst)
+            what = f"{cfg.mixed_burst:,} commands while {cfg.mixed_burst:,} of {cfg.mixed_size:,} approve"
+            print(f"  {cfg.impl}/{cfg.mode}/{cfg.latency}: mixed bursts ({what}) done", flush=True)
         return result
