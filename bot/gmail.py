@@ -54,10 +54,14 @@ class Gmail:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, api_url: str, *, max_connections: int = 64) -> AsyncIterator[Gmail]:
+    async def open(
+        cls, api_url: str, *, max_connections: int = 64, request_timeout: float = REQUEST_TIMEOUT
+    ) -> AsyncIterator[Gmail]:
         """A Gmail client with its own connection pool, closed on exit."""
         connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        # Per request once it has a connection: time spent queued for one of the pool's
+        # connections (a burst of finished flows) is not Gmail being slow.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=request_timeout, sock_read=request_timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             yield cls(session, api_url)
 
@@ -76,6 +80,7 @@ class Gmail:
         headers = {**_ACCEPT, "Authorization": f"Bearer {token}"}
         attempt = 0
         while True:
+            retry_after: float | None = None
             try:
                 async with self._session.get(uri, params={"alt": "json"}, headers=headers) as response:
                     status, content = response.status, await response.read()

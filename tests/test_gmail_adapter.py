@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.errors import GmailAuthError, GmailRateLimited
+from bot.errors import GmailAuthError, GmailRateLimited, GmailUnavailable
 from bot.gmail import NUM_RETRIES, Gmail
 from bot.gmail_batch import batch_body, parse_batch
 from tests.fakes.gmail import FakeGmail, default_mailbox
@@ -139,3 +140,21 @@ def test_a_batch_request_names_each_part_and_carries_no_token() -> None:
     assert "GET /gmail/v1/users/me/labels/Label%2F1?alt=json HTTP/1.1" in text
     assert "authorization" not in text.lower()
     assert batch_body("https://g/x", ["A"])[0] != content_type  # a fresh boundary each time
+
+
+async def test_a_gmail_that_cannot_be_reached_is_reported_after_the_retries() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with Gmail.open(f"http://127.0.0.1:{port}/") as gmail:
+        with pytest.raises(GmailUnavailable, match="unreachable"):
+            await gmail.list_labels("tok-alice")
+
+
+async def test_a_listing_queued_behind_a_busy_pool_is_not_timed_out(fake: FakeGmail) -> None:
+    fake.set_latency(0.1)
+    async with Gmail.open(fake.base_url, max_connections=1, request_timeout=0.3) as gmail:
+        # Twenty listings through one connection: the last ones wait ~4 s for it, far longer than the
+        # timeout of a request (and its retries), which each one (0.1 s) stays well within.
+        results = await asyncio.gather(*(gmail.list_labels(t) for t in ["tok-alice", "tok-bob"] * 10))
+    assert all(results)

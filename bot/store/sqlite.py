@@ -184,7 +184,10 @@ async def _into_wal(connection: aiosqlite.Connection) -> None:
 
 async def _prepare(connection: aiosqlite.Connection) -> None:
     """Connection settings, then every schema step the file has not seen yet."""
-    await connection.execute("PRAGMA busy_timeout=5000")  # another process holding the write lock is waited out
+    # Another process holding the write lock is waited out. Two workers writing bursts of finished
+    # flows took turns for over 5 s at a time (bench, 5,000 approvals), which failed writes that a
+    # lease tick then had to retry: the writer waits longer.
+    await connection.execute("PRAGMA busy_timeout=30000")
     await _into_wal(connection)
     await connection.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash loses no commit
     # The version is read inside the write lock, so processes starting together migrate once.
