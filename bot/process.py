@@ -49,7 +49,7 @@ def tune_gc() -> None:
 
     Measured with bench/ at 5,000 waiting (docs/performance.md): with the defaults, collections
     took up to 40% of the CPU while users arrived and approved, with pauses up to 470 ms. Start-up
-    objects (modules, the Gmail discovery document) live as long as the process, so they are
+    objects (modules, the Calendar discovery document) live as long as the process, so they are
     frozen out of collections; the first generation is collected every 10,000 allocations
     instead of 700, which makes every generation's collections ~14x rarer.
     """
