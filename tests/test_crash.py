@@ -19,6 +19,8 @@ from bot.store import Store
 from tests.support import BotProcess, label_lists, prompts, settle
 from tests.world import ALICE, CHANNEL, TEAM, World, arcade_user
 
+pytestmark = pytest.mark.serial  # SIGKILLs and restarts with timing promises: scripts/test runs it alone
+
 # A killed process's leases run out after this many seconds; its restart then takes over.
 SHORT_LEASE = "3"
 

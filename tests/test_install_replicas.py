@@ -9,10 +9,14 @@ import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.slack_install import ROTATION_SECONDS
 from tests.install_support import connect_and_get_labels, install, install_env, installed_teams, private
 from tests.support import BotProcess
 from tests.world import ALICE, TEAM, World
+
+pytestmark = pytest.mark.serial  # two real processes racing for one refresh: scripts/test runs it alone
 
 
 async def test_a_token_expiring_mid_run_is_refreshed_once_by_two_processes(

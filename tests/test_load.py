@@ -9,9 +9,13 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.slack.work import LIMIT as AFTER_ACK_LIMIT
 from tests.support import GMAIL_SCOPE, BotProcess, label_lists, prompts, settle
 from tests.world import ALICE, BOB, CHANNEL, TEAM, World, arcade_user, text_of
+
+pytestmark = pytest.mark.serial  # timing promises under a burst: scripts/test runs it alone
 
 
 async def test_acks_never_wait_on_a_slow_arcade(world: World) -> None:

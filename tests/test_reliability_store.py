@@ -10,9 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.models import PendingFlow, SlackUser
 from bot.store import Store
 from tests.databases import fresh_postgres_database, pg_ctl
+
+pytestmark = pytest.mark.serial  # restarts the shared PostgreSQL server: scripts/test runs it alone
 
 USERS = [SlackUser("T0000000001", f"U0CONC{n:05d}") for n in range(50)]
 

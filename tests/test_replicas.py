@@ -22,6 +22,8 @@ from tests.databases import fresh_postgres_database, pg_ctl
 from tests.support import BotProcess, label_lists, prompts, settle
 from tests.world import TEAM, World, arcade_user, buttons, text_of
 
+pytestmark = pytest.mark.serial  # real replicas under load, and a PostgreSQL outage: scripts/test runs it alone
+
 LEASE = 6  # seconds; renewed every 2 s
 POLL_CAP = 2  # the fake answers a still-pending long-poll after 2 s, so a dead replica's polls end before takeover
 
