@@ -61,6 +61,14 @@ async def approve(world: World, provider: str, user: str = ALICE) -> None:
         await world.arcade.approve(arcade_user(user), scope=CALENDAR_SCOPE if provider == "calendar" else GMAIL_SCOPE)
 
 
+async def connected(world: World, mode: str, provider: str) -> None:
+    """Alice runs ``/connect <provider>``, is prompted, approves and gets the first action's answer."""
+    await connect(world, mode, provider)
+    await wait_for(world, lambda: prompts(world, provider))
+    await approve(world, provider)
+    await wait_for(world, lambda: answers(world, provider))
+
+
 def grant(world: World, provider: str, user: str = ALICE) -> Any:
     return world.arcade.connections.get((arcade_user(user), "github" if provider == "github" else "google"))
 
@@ -159,10 +167,7 @@ async def test_expiry_offers_a_new_link_for_that_provider(world: World, mode: st
 async def test_revoked_token_removes_the_grant_and_offers_a_new_link(world: World, mode: str, provider: str) -> None:
     fill(world)
     await world.start_bot(mode)
-    await connect(world, mode, provider)
-    await wait_for(world, lambda: prompts(world, provider))
-    await approve(world, provider)
-    await wait_for(world, lambda: answers(world, provider))
+    await connected(world, mode, provider)
     dead = grant(world, provider)
     (world.calendar if provider == "calendar" else world.github).revoked.add(dead.id)
 
@@ -179,10 +184,7 @@ async def test_revoked_token_removes_the_grant_and_offers_a_new_link(world: Worl
 async def test_disconnect_asks_then_removes_that_grant(world: World, mode: str, provider: str) -> None:
     fill(world)
     await world.start_bot(mode)
-    await connect(world, mode, provider)
-    await wait_for(world, lambda: prompts(world, provider))
-    await approve(world, provider)
-    await wait_for(world, lambda: answers(world, provider))
+    await connected(world, mode, provider)
 
     ack = await world.slack.slash_command(
         ALICE, channel_id=CHANNEL, team_id=TEAM, command="/connect", text=f"disconnect {provider}", mode=mode

@@ -165,7 +165,6 @@ class FakeArcade(Served):
         self._faults: dict[str, list[_Fault]] = {route: [] for route in ROUTES}
         self._latency: dict[str | None, float] = {}
         self._closing = False
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -182,19 +181,13 @@ class FakeArcade(Served):
         router.add_route("*", settings_path, self._session_verification, name="session_verification")  # GET, PUT
         router.add_get("/_fake/oauth/consent", self._consent, name="consent")
         self.verification.add_routes(router)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = await self._serve(app)
 
     async def stop(self) -> None:
         self._closing = True
         for event in self._settled.values():
             event.set()  # release long-polls so shutdown does not wait for them
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._unserve()
 
     # -- inspection and the "browser" ------------------------------------------------------------
 

@@ -79,20 +79,14 @@ class FakeCalendar(Served):
     time_zones: dict[str, str] = field(default_factory=dict)  # user -> the calendar's IANA zone (default UTC)
     revoked: set[str] = field(default_factory=set)  # Arcade connection ids whose tokens Google no longer accepts
     _faults: list[_Fault] = field(default_factory=list)
-    _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/calendar/v3/calendars/{calendar_id}/events", self._list)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
+        self.base_url = await self._serve(app) + "/"
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._unserve()
 
     def fail_next(self, status: int, *, times: int = 1, reason: str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (reason: Google's, e.g. ``userRateLimitExceeded``)."""

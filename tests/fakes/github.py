@@ -56,21 +56,15 @@ class FakeGitHub(Served):
     pulls: list[PullRequest] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)  # Arcade connection ids whose tokens GitHub no longer accepts
     _faults: list[list[int]] = field(default_factory=list)  # [status, remaining]
-    _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/user", self._user)
         app.router.add_get("/search/issues", self._search)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.base_url = await self._serve(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._unserve()
 
     def fail_next(self, status: int, *, times: int = 1) -> None:
         self._faults.append([status, times])

@@ -230,24 +230,16 @@ class FakeGmail(Served):
         self._expired: set[str] = set()
         self._faults: list[_Fault] = []
         self._latency = 0.0
-        self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/gmail/v1/{tail:.*}", self._handle_get)
         app.router.add_post("/batch/gmail/v1", self._handle_batch)
         app.router.add_post("/batch", self._handle_batch)
-        self._runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.keepalive_timeout
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
+        self.base_url = await self._serve(app, keepalive_timeout=self.keepalive_timeout) + "/"
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._unserve()
 
     # -- state and switches ----------------------------------------------------------------------
 

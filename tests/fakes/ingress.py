@@ -20,7 +20,6 @@ class Ingress(Served):
     def __init__(self) -> None:
         self.url = ""
         self.target: str | None = None  # where the bot serves, e.g. http://127.0.0.1:40123
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -28,15 +27,10 @@ class Ingress(Served):
         self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.url = await self._serve(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._unserve()
         if self._session is not None:
             await self._session.close()
             self._session = None
