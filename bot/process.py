@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import logging
 import resource
 from collections.abc import Callable
@@ -23,10 +22,10 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     Measured with bench/ (docs/performance.md): the loop's own bookkeeping was the largest single
     item in the approval profile, and uvloop does it in C.
     """
-    if importlib.util.find_spec("uvloop") is None:
+    try:
+        import uvloop  # optional: absent on Windows
+    except ImportError:
         return None
-    import uvloop  # optional: absent on Windows
-
     return uvloop.new_event_loop
 
 
