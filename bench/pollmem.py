@@ -49,7 +49,17 @@ from bot.arcade import Arcade
 from bot.arcade_client import PER_REQUEST
 
 Poll = Callable[[str, int], Awaitable[object]]
+POLL_TIMEOUT = httpx.Timeout(bot_arcade.POLL_READ_TIMEOUT, connect=5.0, pool=None)  # as arcadepy pollers had it
 LIBS = ("arcadepy", "httpx_aiohttp", "httpx", "aiohttp", "yarl", "multidict", "pydantic", "asyncio", "bot", "bench")
+
+
+def _sdk_poll(poller: AsyncArcade) -> Poll:
+    """A poll through arcadepy (as bot/arcade.py polled before bot.arcade_poll)."""
+
+    async def poll(auth_id: str, wait: int) -> object:
+        return (await poller.auth.status(id=auth_id, wait=wait)).status
+
+    return poll
 
 
 @asynccontextmanager
@@ -64,7 +74,7 @@ def _poller(key: str, base: str, http: dict[str, Any] | None = None, **arcade: A
         max_connections=bot_arcade.POLL_CONNECTIONS, max_keepalive_connections=bot_arcade.POLL_CONNECTIONS
     )
     client = DefaultAioHttpClient(verify=httpx.create_ssl_context(), limits=limits, **(http or {}))
-    timeout = bot_arcade.POLL_TIMEOUT
+    timeout = POLL_TIMEOUT
     return AsyncArcade(api_key=key, base_url=base, max_retries=0, timeout=timeout, http_client=client, **arcade)
 
 
@@ -93,7 +103,7 @@ async def _static_on_httpx(base: str, key: str, users: int) -> AsyncIterator[Pol
         if isinstance(v, str) and k not in ("Authorization", "Content-Type")
     }
     async with _poller(key, base, {"headers": static}, default_headers=dict.fromkeys(static, omit)) as poller:
-        yield Arcade(poller, poller, ("gmail.readonly",)).poll
+        yield _sdk_poll(poller)
 
 
 @asynccontextmanager
@@ -103,7 +113,7 @@ async def _session(base: str, key: str, users: int) -> AsyncIterator[Poll]:
     session = aiohttp.ClientSession(connector=connector, read_bufsize=4096, cookie_jar=aiohttp.DummyCookieJar())
     transport = AiohttpTransport(client=session)
     async with _poller(key, base, {"transport": transport}) as poller:
-        yield Arcade(poller, poller, ("gmail.readonly",)).poll
+        yield _sdk_poll(poller)
 
 
 @asynccontextmanager
@@ -111,7 +121,7 @@ async def _before(base: str, key: str, users: int) -> AsyncIterator[Poll]:
     """The poll client as bot/arcade.py built it before it shared the constant headers: arcadepy
     builds all 15 headers for each request, httpx copies them, aiohttp converts them again."""
     async with _poller(key, base) as poller:
-        yield Arcade(poller, poller, ("gmail.readonly",)).poll
+        yield _sdk_poll(poller)
 
 
 @asynccontextmanager
@@ -126,7 +136,7 @@ async def _shared_no_stainless(base: str, key: str, users: int) -> AsyncIterator
     shared.extend((istr(k), v) for k, v in http.headers.items())
     shared.update({istr(k): v for k, v in constant.items() if not k.lower().startswith("x-stainless-")})
     http.headers.clear()
-    timeout, omitted = bot_arcade.POLL_TIMEOUT, dict.fromkeys(constant, omit)
+    timeout, omitted = POLL_TIMEOUT, dict.fromkeys(constant, omit)
     poller = AsyncArcade(
         api_key=key,
         base_url=base,

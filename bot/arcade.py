@@ -5,12 +5,16 @@ into arcadepy, httpx and httpx-aiohttp beyond their documented options).
 
 Two kinds of traffic, two clients, each with its own connector:
 
-* ``authorize`` and the admin calls are short requests; arcadepy retries 408/429/5xx and
-  connection errors for us (``max_retries``), honouring ``Retry-After``.
+* ``authorize`` and the admin calls are short requests, retried on 408/429/5xx and connection
+  errors (twice), honouring ``Retry-After``.
 * Status long-polls hold a connection for up to 59 s each, one per waiting user, so they get a
-  client of their own and an ``authorize`` never queues behind them. They do not retry: the
-  bounded wait in ``authflow`` owns backoff and deadlines. (aiohttp itself resends a GET once
-  when the kept-alive connection it reused turns out to be closed.)
+  connector of their own and an ``authorize`` never queues behind them. They do not retry: the
+  bounded wait in ``authflow`` owns backoff and deadlines. (aiohttp itself resends a GET once when
+  the kept-alive connection it reused turns out to be closed.)
+
+``authorize`` and the long-poll, the calls made once per command and once per delivery, go out as
+plain aiohttp requests in arcadepy's wire format (``bot.arcade_http``): through the SDK's layers
+each cost ~6x the request's own CPU. The rest go through arcadepy.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import aiohttp
 import arcadepy
 import httpx
 from arcadepy import AsyncArcade
 
 from bot.arcade_client import new_client
+from bot.arcade_http import ArcadeHTTP
 from bot.errors import ArcadeRejected, ArcadeUnavailable, NotConfirmed, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
 from bot.models import Authorization, Authorized, Need, NeedsConsent, SlackUser
@@ -37,10 +43,11 @@ log = logging.getLogger(__name__)
 PROVIDER = "google"  # Gmail's Arcade provider, the one asked for when a call names none
 MAX_WAIT = 59  # Arcade's documented maximum for /v1/auth/status?wait=
 API_CONNECTIONS = 1_000  # a burst of /connect-gmail sends its authorize calls at once, not 100 at a time
-API_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+API_READ_TIMEOUT = 20.0
+API_TIMEOUT = httpx.Timeout(API_READ_TIMEOUT, connect=5.0)
+RETRIES = 2  # for the short calls: 408, 409, 429, 5xx and connection errors
 POLL_CONNECTIONS = 10_000  # long-polls in flight (one socket each) before any queues
-# Outlasts the longest wait; pool=None lets a poll that finds every connection busy queue instead of failing.
-POLL_TIMEOUT = httpx.Timeout(MAX_WAIT + 15.0, connect=5.0, pool=None)
+POLL_READ_TIMEOUT = MAX_WAIT + 15.0  # outlasts the longest wait
 
 PollResult = Authorized | Literal["pending", "failed"]
 
@@ -67,11 +74,13 @@ class Arcade:
     def __init__(
         self,
         api: AsyncArcade,
-        poller: AsyncArcade,
+        hot: ArcadeHTTP,
+        poller: ArcadeHTTP,
         scopes: tuple[str, ...],
         identity: ArcadeIdentity = slack_ids,
     ) -> None:
         self._api = api
+        self._hot = hot
         self._poller = poller
         self._default = Need("gmail", PROVIDER, tuple(scopes))  # what a call that names no provider asks for
         self._identity = identity  # SlackUser -> Arcade user_id (bot.identity)
@@ -84,49 +93,62 @@ class Arcade:
         tls = httpx.create_ssl_context()  # one TLS context for both clients: building one costs ~15 ms
         client = functools.partial(new_client, api_key=api_key, base_url=base_url, tls=tls)
         async with AsyncExitStack() as stack:
-            api = client(max_retries=2, timeout=API_TIMEOUT, connections=API_CONNECTIONS)
-            poller = client(max_retries=0, timeout=POLL_TIMEOUT, connections=POLL_CONNECTIONS)
-            for each in (api, poller):
+            api = client(max_retries=RETRIES, timeout=API_TIMEOUT, connections=API_CONNECTIONS)
+            await stack.enter_async_context(api)
+            http = functools.partial(ArcadeHTTP, api_key=api_key, base_url=base_url, tls=tls)
+            hot = http(connections=API_CONNECTIONS, read_timeout=API_READ_TIMEOUT, retries=RETRIES)
+            poller = http(connections=POLL_CONNECTIONS, read_timeout=POLL_READ_TIMEOUT)
+            for each in (hot, poller):
                 await stack.enter_async_context(each)
-            yield cls(api, poller, scopes, identity)
+            yield cls(api, hot, poller, scopes, identity)
 
     async def authorize(self, user: SlackUser, need: Need | None = None) -> Authorization:
         """Ask Arcade for a token covering ``need``'s scopes (only those: Arcade adds the ones the
         user granted before, so a shared grant keeps working); a pending flow is reused by Arcade."""
         need = need or self._default
         user_id = await self._identity(user)
+        body = {
+            "user_id": user_id,
+            "auth_requirement": {"provider_id": need.arcade_id, "oauth2": {"scopes": list(need.scopes)}},
+        }
         try:
-            response = await self._api.auth.authorize(
-                user_id=user_id,
-                auth_requirement={"provider_id": need.arcade_id, "oauth2": {"scopes": list(need.scopes)}},
-            )
-        except arcadepy.APIError as exc:
-            raise _translate(exc, "authorize") from None
-        result = _to_authorization(response)
+            answer = await self._hot.post("/v1/auth/authorize", body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("arcade.error call=authorize error=%s", type(exc).__name__)
+            raise ArcadeUnavailable(f"Arcade authorize failed: {type(exc).__name__}") from None
+        if answer.status != 200:
+            raise _status_error(answer.status, "authorize")
+        result = _to_authorization(answer.body) if isinstance(answer.body, dict) else None
         if result is None:
-            raise ArcadeUnavailable(f"authorize answered status={response.status!r} without a usable body")
+            status = answer.body.get("status") if isinstance(answer.body, dict) else None
+            raise ArcadeUnavailable(f"authorize answered status={status!r} without a usable body")
         return result
 
     async def poll(self, auth_id: str, wait: int) -> PollResult:
         """One long-poll of ``auth_id``: returns when it completes or fails, or after ``wait`` s."""
         wait = max(1, min(wait, MAX_WAIT))
         try:
-            response = await self._poller.auth.status(id=auth_id, wait=wait)
-        except (arcadepy.NotFoundError, arcadepy.BadRequestError):
+            polled = await self._poller.get("/v1/auth/status", {"id": auth_id, "wait": str(wait)})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("arcade.error call=status error=%s", type(exc).__name__)
+            raise ArcadeUnavailable(f"Arcade status failed: {type(exc).__name__}") from None
+        status = polled.status
+        if status in (400, 404):
             # An id Arcade does not know (its spec declares 400 here; a 404 is tolerated): asking again cannot help.
             log.info("arcade.status_unknown auth_id=%s", auth_id)
             return "failed"
-        except arcadepy.APIStatusError as exc:
-            if exc.status_code == 408:  # older Engines answer a long-poll timeout with 408
-                return "pending"
-            if exc.status_code == 429:  # no new poll before Arcade said so (within this poll's own wait)
-                await asyncio.sleep(_retry_after(exc.response, limit=wait))
-            raise _translate(exc, "status") from None
-        except arcadepy.APIError as exc:
-            raise _translate(exc, "status") from None
-        if response.status == "failed":
+        if status == 408:  # older Engines answer a long-poll timeout with 408
+            return "pending"
+        if status == 429:  # no new poll before Arcade said so (within this poll's own wait)
+            await asyncio.sleep(_seconds(polled.retry_after, limit=wait))
+        if status != 200:
+            raise _status_error(status, "status")
+        body = polled.body
+        if not isinstance(body, dict):
+            raise ArcadeUnavailable("Arcade status answered 200 without a JSON object")
+        if body.get("status") == "failed":
             return "failed"
-        result = _to_authorization(response)
+        result = _to_authorization(body)
         return result if isinstance(result, Authorized) else "pending"
 
     async def connections(self, user: SlackUser, provider_id: str = PROVIDER) -> list[Connection]:
@@ -210,19 +232,27 @@ def _is_closed(body: object) -> bool:
     return isinstance(body, dict) and str(body.get("msg", body.get("message", ""))).lower() == "bad request"
 
 
-def _to_authorization(response: Any) -> Authorization | None:
-    if response.status == "completed" and response.context is not None and response.context.token:
-        info = response.context.user_info if isinstance(response.context.user_info, dict) else {}
-        return Authorized(token=response.context.token, email=_email(info), user_info=dict(info))
-    if response.status in ("pending", "not_started") and response.id and response.url:
-        return NeedsConsent(auth_id=response.id, url=response.url)
+def _to_authorization(body: dict[str, Any]) -> Authorization | None:
+    """An ``AuthorizationResponse`` (as JSON) into ours: a token, a link to consent, or neither."""
+    status, context = body.get("status"), body.get("context")
+    if status == "completed" and isinstance(context, dict) and _text(context.get("token")):
+        info = context.get("user_info")
+        info = info if isinstance(info, dict) else {}
+        return Authorized(token=context["token"], email=_email(info), user_info=dict(info))
+    auth_id, url = body.get("id"), body.get("url")
+    if status in ("pending", "not_started") and isinstance(auth_id, str) and auth_id and isinstance(url, str) and url:
+        return NeedsConsent(auth_id=auth_id, url=url)
     return None
 
 
-def _retry_after(response: httpx.Response, *, limit: float) -> float:
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _seconds(retry_after: str | None, *, limit: float) -> float:
     """``Retry-After`` in seconds (the delta-seconds form), between 0 and ``limit``."""
     try:
-        return max(0.0, min(float(response.headers.get("retry-after", "0")), limit))
+        return max(0.0, min(float(retry_after or "0"), limit))
     except ValueError:
         return 0.0
 
@@ -238,10 +268,13 @@ def _email(user_info: object) -> str | None:
 def _translate(exc: arcadepy.APIError, call: str) -> ArcadeRejected | ArcadeUnavailable:
     """Map arcadepy's exceptions onto our tree. Bodies are logged by status only: they may echo ids."""
     if isinstance(exc, arcadepy.APIStatusError):
-        status = exc.status_code
-        log.warning("arcade.error call=%s status=%s", call, status)
-        if status in (400, 401, 403, 404, 415, 422):
-            return ArcadeRejected(f"Arcade {call} answered {status}")
-        return ArcadeUnavailable(f"Arcade {call} answered {status}")
+        return _status_error(exc.status_code, call)
     log.warning("arcade.error call=%s error=%s", call, type(exc).__name__)
     return ArcadeUnavailable(f"Arcade {call} failed: {type(exc).__name__}")
+
+
+def _status_error(status: int, call: str) -> ArcadeRejected | ArcadeUnavailable:
+    log.warning("arcade.error call=%s status=%s", call, status)
+    if status in (400, 401, 403, 404, 415, 422):
+        return ArcadeRejected(f"Arcade {call} answered {status}")
+    return ArcadeUnavailable(f"Arcade {call} answered {status}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from arcadepy import AsyncArcade
 
 from bot.arcade_client import new_client
+from bot.arcade_http import ArcadeHTTP
 
 STATUS = {"id": "ac_1", "status": "pending", "url": "https://auth.example/ac_1"}
 
@@ -20,8 +22,9 @@ async def recorder() -> AsyncIterator[tuple[str, list[tuple[str, list[tuple[str,
     seen: list[tuple[str, list[tuple[str, str]]]] = []
 
     async def record(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.read()
         headers = [(k.decode().lower(), v.decode()) for k, v in request.raw_headers]
+        headers += [("(target)", request.path_qs), ("(body)", json.dumps(json.loads(body or b"null"), sort_keys=True))]
         seen.append((request.method, headers))
         return web.json_response(STATUS)
 
@@ -59,3 +62,26 @@ async def test_shared_headers_reach_arcade_once_and_as_arcadepy_sends_them(
         assert all(n == 1 for n in Counter(name for name, _ in bot).values()), bot  # nothing twice
         assert dict(bot) == dict(sdk)  # the same names and values as arcadepy on its own
         assert "key-123" in dict(bot)["authorization"]  # the key, per request
+
+
+async def test_the_hot_calls_go_out_as_arcadepy_sends_them(
+    recorder: tuple[str, list[tuple[str, list[tuple[str, str]]]]],
+) -> None:
+    """authorize and the long-poll skip arcadepy's layers, not its wire format: the same method,
+    path, query, headers and JSON body."""
+    url, seen = recorder
+    requirement = {"provider_id": "google", "oauth2": {"scopes": ["s1"]}}
+    timeout = httpx.Timeout(74.0, connect=5.0)
+    async with AsyncArcade(api_key="key-123", base_url=url, max_retries=0, timeout=timeout) as plain:
+        await plain.auth.status(id="ac_1", wait=7)
+        await plain.auth.authorize(user_id="u1", auth_requirement=requirement)  # type: ignore[arg-type]
+    tls = httpx.create_ssl_context()
+    async with ArcadeHTTP(api_key="key-123", base_url=url, connections=2, read_timeout=74.0, tls=tls) as ours:
+        polled = await ours.get("/v1/auth/status", {"id": "ac_1", "wait": "7"})
+        authorized = await ours.post("/v1/auth/authorize", {"user_id": "u1", "auth_requirement": requirement})
+    assert (polled.status, polled.body) == (authorized.status, authorized.body) == (200, STATUS)
+    assert [method for method, _ in seen] == ["GET", "POST", "GET", "POST"]
+    for (_, sdk), (_, bot) in zip(seen[:2], seen[2:], strict=True):
+        assert all(n == 1 for n in Counter(name for name, _ in bot).values()), bot  # nothing twice
+        assert dict(bot) == dict(sdk)  # path, query, body and every header, names and values
+        assert dict(bot)["authorization"] == "key-123"

@@ -22,9 +22,10 @@ import pytest
 from bot import authflow
 from bot.arcade import Arcade
 from bot.arcade_client import new_client
+from bot.arcade_http import ArcadeHTTP
 from bot.authflow import AuthFlows
 from bot.config import GMAIL_SCOPE
-from bot.errors import ArcadeUnavailable
+from bot.errors import ArcadeRejected, ArcadeUnavailable
 from bot.models import Authorized, NeedsConsent, PendingFlow, SlackUser
 from bot.retry import backoff_delay
 from bot.store import Store
@@ -38,11 +39,14 @@ USER = SlackUser(TEAM, ALICE)
 @asynccontextmanager
 async def arcade_client(fake: FakeArcade, *, limit: float = 5.0, retries: int = 2) -> AsyncIterator[Arcade]:
     """The bot's ``Arcade`` clients with a short timeout (``limit``), so that timeouts come quickly."""
-    client = functools.partial(new_client, api_key=fake.api_key, base_url=fake.base_url, tls=httpx.create_ssl_context())
+    tls = httpx.create_ssl_context()
+    client = functools.partial(new_client, api_key=fake.api_key, base_url=fake.base_url, tls=tls)
     api = client(max_retries=retries, timeout=httpx.Timeout(limit), connections=100)
-    poller = client(max_retries=0, timeout=httpx.Timeout(limit), connections=100)
-    async with api, poller:
-        yield Arcade(api, poller, (GMAIL_SCOPE,))
+    http = functools.partial(ArcadeHTTP, api_key=fake.api_key, base_url=fake.base_url, tls=tls, connections=100)
+    hot = http(read_timeout=limit, retries=retries)
+    poller = http(read_timeout=limit)
+    async with api, hot, poller:
+        yield Arcade(api, hot, poller, (GMAIL_SCOPE,))
 
 
 async def _no_callback(*_: Any) -> None:
@@ -88,6 +92,19 @@ async def test_authorize_timeouts_are_retried_then_reported_as_arcade_unavailabl
         assert len([c for c in world.arcade.calls if c.path == "/v1/auth/authorize"]) == 2
         world.arcade.set_latency("authorize", 0.0)
         assert isinstance(await arcade.authorize(USER), NeedsConsent)
+
+
+@pytest.mark.parametrize(("status", "header", "calls"), [(503, "false", 1), (400, "true", 2), (409, None, 2)])
+async def test_authorize_retries_as_arcade_says(world: World, status: int, header: str | None, calls: int) -> None:
+    """``x-should-retry`` overrides the status; 409 (a lock timeout) is retried like a 5xx."""
+    world.arcade.fail_next("authorize", status, headers={"x-should-retry": header} if header else {})
+    async with arcade_client(world.arcade, retries=2) as arcade:
+        if calls == 1:
+            with pytest.raises(ArcadeUnavailable):
+                await arcade.authorize(USER)
+        else:
+            assert isinstance(await arcade.authorize(USER), NeedsConsent)
+    assert len([c for c in world.arcade.calls if c.path == "/v1/auth/authorize"]) == calls
 
 
 @pytest.mark.parametrize("fault", ["503", "drop"])
@@ -221,8 +238,37 @@ async def test_arcade_client_timeouts_are_bounded() -> None:
         api_timeout = arcade._api.timeout
         poll_timeout = arcade._poller.timeout
     assert isinstance(api_timeout, httpx.Timeout)
-    assert isinstance(poll_timeout, httpx.Timeout)
     assert api_timeout.read is not None
     assert api_timeout.read <= 30
-    assert poll_timeout.read is not None
-    assert 59 < poll_timeout.read <= 90
+    assert poll_timeout.sock_read is not None
+    assert 59 < poll_timeout.sock_read <= 90
+    assert poll_timeout.sock_connect is not None
+    assert poll_timeout.sock_connect <= 10
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, ArcadeRejected), (403, ArcadeRejected), (500, ArcadeUnavailable), (502, ArcadeUnavailable)],
+)
+async def test_a_refused_long_poll_is_an_error_of_ours(status: int, error: type[Exception]) -> None:
+    async with FakeArcade() as fake, arcade_client(fake) as arcade:
+        consent = await arcade.authorize(USER)
+        assert isinstance(consent, NeedsConsent)
+        fake.fail_next("status", status, body={"name": "error", "message": "no"})
+        with pytest.raises(error):
+            await arcade.poll(consent.auth_id, 1)
+        assert await arcade.poll(consent.auth_id, 1) == "pending"  # the next poll is answered as usual
+
+
+async def test_a_long_poll_that_is_dropped_or_reaches_nobody_is_unavailable() -> None:
+    async with FakeArcade() as fake, arcade_client(fake) as arcade:
+        consent = await arcade.authorize(USER)
+        assert isinstance(consent, NeedsConsent)
+        fake.drop_next("status", times=2)  # aiohttp itself sends a GET again once
+        with pytest.raises(ArcadeUnavailable):
+            await arcade.poll(consent.auth_id, 1)
+    async with Arcade.open(api_key="k", base_url="http://127.0.0.1:9", scopes=(GMAIL_SCOPE,)) as arcade:
+        with pytest.raises(ArcadeUnavailable):
+            await arcade.poll("ac_1", 1)
+        with pytest.raises(ArcadeUnavailable):
+            await arcade.authorize(USER)
