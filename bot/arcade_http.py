@@ -15,13 +15,13 @@ rules: 408, 409, 429, 5xx and connection errors, unless ``x-should-retry`` says 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 from arcadepy import AsyncArcade, DefaultAioHttpClient
 from multidict import CIMultiDict, istr
 
@@ -81,7 +81,7 @@ class ArcadeHTTP:
         return await self._send("GET", path, params=params)
 
     async def post(self, path: str, body: dict[str, Any]) -> Answer:
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        data = orjson.dumps(body)  # compact UTF-8, as httpx encodes arcadepy's bodies
         return await self._send("POST", path, data=data, headers={istr("Content-Type"): "application/json"})
 
     async def _send(self, method: str, path: str, **request: Any) -> Answer:
@@ -112,7 +112,7 @@ class ArcadeHTTP:
 
 def _json(raw: bytes) -> Any:
     try:
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
     except ValueError:
         return None
 

@@ -18,13 +18,13 @@ the way out when the executor is the bottleneck).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import orjson
 
 from bot.errors import BotError, GmailAuthError, GmailRateLimited, GmailUnavailable
 from bot.gmail_batch import batch_body, batch_uri, parse_batch
@@ -139,7 +139,7 @@ def _seconds(value: str | None) -> float | None:
 
 def _json(content: bytes) -> dict[str, Any] | None:
     try:
-        answer = json.loads(content)
+        answer = orjson.loads(content)
     except ValueError:
         return None
     return answer if isinstance(answer, dict) else None

@@ -10,11 +10,12 @@ token). The answer is a ``multipart/mixed`` of HTTP responses whose ``Content-ID
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+import orjson
 
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
@@ -59,7 +60,7 @@ def parse_batch(content_type: str, content: bytes) -> dict[str, dict[str, Any]]:
         if len(status) < 2 or status[1] != b"200":
             continue  # a part Gmail refused: no answer for that id
         try:
-            answer = json.loads(body)
+            answer = orjson.loads(body)
         except ValueError:
             continue
         if isinstance(answer, dict):

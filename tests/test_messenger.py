@@ -13,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Message, SlackUser
 from bot.slack.reply import Reply
-from bot.slack.sender import Messenger, retry_handlers
+from bot.slack.retries import retry_handlers
+from bot.slack.sender import Messenger
 from tests.fakes.slack import FakeSlack
 
 ALICE = SlackUser("T0000000001", "U0ALICE0001")

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.slack.install import InstallMode, oauth_flow
 from bot.slack.installs import AppClient, WorkspaceAuthorize, WorkspaceClient, Workspaces
-from bot.slack.sender import retry_handlers
+from bot.slack.retries import retry_handlers
 from bot.store import Store
 
 

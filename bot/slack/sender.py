@@ -17,31 +17,22 @@ a crash the DM's history tells whether Slack already accepted one, which no othe
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from aiohttp import ClientSession
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest, HttpResponse, RetryState
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.models import Message, SlackUser
-from bot.retry import backoff_delay, jitter
 from bot.slack.errors import slack_error
+from bot.slack.installs import WorkspaceClient
+from bot.slack.post import JSON, SlackPost
 from bot.slack.reply import Reply
+from bot.slack.retries import retry_handlers
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +42,6 @@ SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})  # wher
 # A user's DM channel id, which never changes, is remembered for this many users (the oldest
 # forgotten first), so that conversations.open (Tier 3, 50+ a minute) is seldom needed.
 DM_MEMORY = 10_000
-# Refusals that say "not now" rather than "never": the same call is tried again after a pause.
-# (HTTP 429s never get here: the retry handlers have already waited them out.)
-# Slack also says them inside an HTTP 200 (``ok: false``), which slack_sdk's stock handlers do not read.
-_TRY_AGAIN = {"ratelimited", "rate_limited", "service_unavailable", "internal_error", "fatal_error", "request_timeout"}
-TRY_AGAIN_RETRIES = 3  # ~1 s, 2 s, 4 s
 # Errors after which the next route may still reach the user.
 _FALL_THROUGH = {
     "channel_not_found",
@@ -68,66 +54,14 @@ _FALL_THROUGH = {
 }
 
 
-class Backoff(RetryIntervalCalculator):
-    """The bot's own backoff (``bot.retry``): ~1 s, 2 s, 4 s, jittered from the bot's own generator
-    (slack_sdk's default jitter draws from the module-level ``random``)."""
-
-    def calculate_sleep_duration(self, current_attempt: int) -> float:
-        return backoff_delay(current_attempt)
-
-
-class RateLimitedRetryHandler(AsyncRateLimitErrorRetryHandler):
-    """HTTP 429: sleeps out ``Retry-After`` (1 s if absent) plus up to a second of jitter, like
-    slack_sdk's own handler, but with the jitter from the bot's own generator."""
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
-        values = next((v for k, v in (response.headers if response else {}).items() if k.lower() == "retry-after"), [])
-        seconds = int(values[0]) if values and values[0].isdigit() else 1
-        await asyncio.sleep(seconds + jitter.random())
-        state.increment_current_attempt()
-
-
-class NotNowRetryHandler(AsyncRetryHandler):
-    """Retries a Web API call that Slack answered ``ok: false`` with a "not now" error in an HTTP 200."""
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        body = response.body if response is not None and response.status_code == 200 else None
-        if isinstance(body, dict) and body.get("ok") is False and body.get("error") in _TRY_AGAIN:
-            log.info("slack.try_again error=%s attempt=%d", body.get("error"), state.current_attempt + 1)
-            return True
-        return False
-
-
-def retry_handlers() -> list[AsyncRetryHandler]:
-    """Retries for every Slack call: connection errors, 429 (honouring Retry-After), 500/503, and
-    ``ok: false`` answers that mean "not now"."""
-    return [
-        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=Backoff()),
-        RateLimitedRetryHandler(max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=Backoff()),
-        NotNowRetryHandler(max_retry_count=TRY_AGAIN_RETRIES, interval_calculator=Backoff()),
-    ]
-
-
 class Messenger:
+    """``chat.postMessage`` to a DM and ``response_url`` POSTs go through ``bot.slack.post`` (lean,
+    with the same retry handlers); the other calls through slack_sdk's client."""
+
     def __init__(self, client: AsyncWebClient, session: ClientSession, clock: Callable[[], float] = time.time):
         self._client = client
-        self._session = session
+        self._post = SlackPost(session, retry_handlers())
+        self._post_message = urljoin(client.base_url, "chat.postMessage")  # as slack_sdk joins them
         self._clock = clock
         self._dms: dict[SlackUser, str] = {}  # user -> DM channel id, oldest first
 
@@ -168,14 +102,20 @@ class Messenger:
         if key is not None:
             extra["metadata"] = {"event_type": DELIVERY_EVENT, "event_payload": {"outbox_id": key}}
 
-        def post(channel: str) -> Awaitable[AsyncSlackResponse]:
-            return self._client.chat_postMessage(
-                channel=channel,
-                team_id=user.team_id,  # which workspace's token, with SLACK_INSTALL=on (bot.slack.installs)
-                unfurl_links=False,
-                unfurl_media=False,
-                **message.as_payload(),
-                **extra,
+        token = await self._token(user.team_id)
+
+        def post(channel: str) -> Awaitable[dict[str, Any]]:
+            return self._post.web_api(
+                self._post_message,
+                token,
+                {
+                    "channel": channel,
+                    "team_id": user.team_id,
+                    "unfurl_links": False,
+                    "unfurl_media": False,
+                    **message.as_payload(),
+                    **extra,
+                },
             )
 
         try:
@@ -192,6 +132,13 @@ class Messenger:
         else:
             if dm is None and isinstance(posted.get("channel"), str):
                 self._remember(user, posted["channel"])
+
+    async def _token(self, team_id: str) -> str:
+        """The bot token to post with: the one workspace's, or with SLACK_INSTALL=on that team's own
+        (``WorkspaceGone`` if the app left it), as ``WorkspaceClient`` picks for slack_sdk calls."""
+        if isinstance(self._client, WorkspaceClient) and self._client.token is None:
+            return await self._client.workspaces.bot_token(team_id)
+        return self._client.token or ""
 
     async def _dm(self, user: SlackUser) -> str:
         dm = self._dms.get(user)
@@ -235,14 +182,16 @@ class Messenger:
                 "slack.refused route=response_url reason=not_slack host=%s", urlsplit(reply.response_url).hostname
             )
             return False
-        webhook = AsyncWebhookClient(reply.response_url, session=self._session, retry_handlers=retry_handlers())
         try:
-            response = await webhook.send_dict({"response_type": "ephemeral", **payload})
+            posted = await self._post.post(
+                reply.response_url, {"response_type": "ephemeral", **payload}, {"Content-Type": JSON}
+            )
         except Exception as exc:  # noqa: BLE001 - any transport failure means: use the next route
             log.info("slack.fallback route=response_url error=%s", type(exc).__name__)
             return False
-        if response.status_code != 200 or _says_not_ok(response.body):
-            log.info("slack.fallback route=response_url status=%s", response.status_code)
+        if posted.status != 200 or (isinstance(posted.body, dict) and posted.body.get("ok") is False):
+            # a 200 whose JSON body says "ok": false was not delivered (Slack's plain "ok" was)
+            log.info("slack.fallback route=response_url status=%s", posted.status)
             return False
         return True
 
@@ -252,12 +201,3 @@ class Messenger:
         if parts.scheme == "https" and parts.hostname in SLACK_HOOK_HOSTS and parts.port in (None, 443):
             return True
         return (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
-
-
-def _says_not_ok(body: str) -> bool:
-    """A 200 whose JSON body says ``"ok": false`` was not delivered (Slack's plain ``ok`` was)."""
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("ok") is False

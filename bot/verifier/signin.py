@@ -30,7 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.errors import slack_error
-from bot.slack.sender import Backoff
+from bot.slack.retries import Backoff
 
 log = logging.getLogger(__name__)
 
