@@ -116,7 +116,7 @@ class Arcade:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("arcade.error call=authorize error=%s", type(exc).__name__)
             raise ArcadeUnavailable(f"Arcade authorize failed: {type(exc).__name__}") from None
-        if answer.status != 200:
+        if not 200 <= answer.status < 300:  # arcadepy takes any 2xx
             raise _status_error(answer.status, "authorize")
         result = _to_authorization(answer.body) if isinstance(answer.body, dict) else None
         if result is None:
@@ -141,11 +141,11 @@ class Arcade:
             return "pending"
         if status == 429:  # no new poll before Arcade said so (within this poll's own wait)
             await asyncio.sleep(_seconds(polled.retry_after, limit=wait))
-        if status != 200:
+        if not 200 <= status < 300:
             raise _status_error(status, "status")
         body = polled.body
         if not isinstance(body, dict):
-            raise ArcadeUnavailable("Arcade status answered 200 without a JSON object")
+            raise ArcadeUnavailable(f"Arcade status answered {status} without a JSON object")
         if body.get("status") == "failed":
             return "failed"
         result = _to_authorization(body)

@@ -94,9 +94,9 @@ class ArcadeHTTP:
                 headers = {**headers, istr("X-Stainless-Retry-Count"): str(attempt)}
             last = attempt == self._retries
             try:
-                async with self._session.request(
-                    method, url, headers=headers, allow_redirects=False, **request
-                ) as response:
+                # Redirects are followed as arcadepy's httpx client does; aiohttp, like httpx, drops
+                # Authorization when a redirect leaves the origin.
+                async with self._session.request(method, url, headers=headers, **request) as response:
                     answer = Answer(response.status, _json(await response.read()), response.headers.get("Retry-After"))
                     again = response.headers.get("x-should-retry")
             except (aiohttp.ClientError, TimeoutError):
