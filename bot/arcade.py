@@ -1,4 +1,4 @@
-"""The only module that talks to Arcade (through arcadepy). Arcade answers become our types.
+"""The only module that calls Arcade. Its answers become our types (``bot.arcade_answers``).
 
 arcadepy runs on its aiohttp transport, built in ``bot.arcade_client`` (the one place that reaches
 into arcadepy, httpx and httpx-aiohttp beyond their documented options).
@@ -32,11 +32,12 @@ import arcadepy
 import httpx
 from arcadepy import AsyncArcade
 
+from bot import arcade_answers as answers
 from bot.arcade_client import new_client
 from bot.arcade_http import ArcadeHTTP
-from bot.errors import ArcadeRejected, ArcadeUnavailable, NotConfirmed, UserMismatch, VerificationClosed
+from bot.errors import ArcadeUnavailable, NotConfirmed, UserMismatch, VerificationClosed
 from bot.identity import ArcadeIdentity, slack_ids
-from bot.models import Authorization, Authorized, Need, NeedsConsent, SlackUser
+from bot.models import Authorization, Authorized, Need, SlackUser
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,8 @@ class Arcade:
             log.warning("arcade.error call=authorize error=%s", type(exc).__name__)
             raise ArcadeUnavailable(f"Arcade authorize failed: {type(exc).__name__}") from None
         if not 200 <= answer.status < 300:  # arcadepy takes any 2xx
-            raise _status_error(answer.status, "authorize")
-        result = _to_authorization(answer.body) if isinstance(answer.body, dict) else None
+            raise answers.status_error(answer.status, "authorize")
+        result = answers.to_authorization(answer.body) if isinstance(answer.body, dict) else None
         if result is None:
             status = answer.body.get("status") if isinstance(answer.body, dict) else None
             raise ArcadeUnavailable(f"authorize answered status={status!r} without a usable body")
@@ -140,15 +141,15 @@ class Arcade:
         if status == 408:  # older Engines answer a long-poll timeout with 408
             return "pending"
         if status == 429:  # no new poll before Arcade said so (within this poll's own wait)
-            await asyncio.sleep(_seconds(polled.retry_after, limit=wait))
+            await asyncio.sleep(answers.retry_seconds(polled.retry_after, limit=wait))
         if not 200 <= status < 300:
-            raise _status_error(status, "status")
+            raise answers.status_error(status, "status")
         body = polled.body
         if not isinstance(body, dict):
             raise ArcadeUnavailable(f"Arcade status answered {status} without a JSON object")
         if body.get("status") == "failed":
             return "failed"
-        result = _to_authorization(body)
+        result = answers.to_authorization(body)
         return result if isinstance(result, Authorized) else "pending"
 
     async def connections(self, user: SlackUser, provider_id: str = PROVIDER) -> list[Connection]:
@@ -164,9 +165,9 @@ class Arcade:
             async for item in pages:
                 if item.user_id == user_id and item.provider_id == provider_id and item.id:
                     info = item.provider_user_info if isinstance(item.provider_user_info, dict) else {}
-                    found.append(Connection(item.id, tuple(item.scopes or ()), _email(info), dict(info)))
+                    found.append(Connection(item.id, tuple(item.scopes or ()), answers.email_of(info), dict(info)))
         except arcadepy.APIError as exc:
-            raise _translate(exc, "user_connections.list") from None
+            raise answers.translate(exc, "user_connections.list") from None
         return found
 
     async def disconnect(self, user: SlackUser, provider_id: str = PROVIDER) -> int:
@@ -178,7 +179,7 @@ class Arcade:
             except arcadepy.NotFoundError:
                 continue
             except arcadepy.APIError as exc:
-                raise _translate(exc, "user_connections.delete") from None
+                raise answers.translate(exc, "user_connections.delete") from None
             removed += 1
         log.info("arcade.disconnected user=%s provider=%s removed=%d", user.arcade_id, provider_id, removed)
         return removed
@@ -194,9 +195,9 @@ class Arcade:
         try:
             response = await self._api.auth.confirm_user(flow_id=flow_id, user_id=user_id)
         except arcadepy.BadRequestError as exc:
-            if _is_mismatch(exc.body):
+            if answers.is_mismatch(exc.body):
                 raise UserMismatch("confirm_user answered user_mismatch") from None
-            if _is_closed(exc.body):
+            if answers.is_closed(exc.body):
                 log.info("arcade.verification_closed status=400")
                 raise VerificationClosed("confirm_user answered 400: not awaiting verification") from None
             log.info("arcade.not_confirmed status=400")
@@ -204,77 +205,11 @@ class Arcade:
         except arcadepy.NotFoundError:
             raise VerificationClosed("confirm_user answered 404: unknown flow") from None
         except arcadepy.APIError as exc:
-            raise _translate(exc, "confirm_user") from None
+            raise answers.translate(exc, "confirm_user") from None
         body = response.to_dict()
-        if _is_mismatch(body):
+        if answers.is_mismatch(body):
             raise UserMismatch("confirm_user answered 200 carrying user_mismatch")
         auth_id, next_uri = body.get("auth_id"), body.get("next_uri")
         if not isinstance(auth_id, str) or not auth_id:
             raise ArcadeUnavailable("confirm_user answered 200 without an auth_id")
         return Confirmed(auth_id, next_uri if isinstance(next_uri, str) and next_uri else None)
-
-
-# confirm_user's documented refusals (shared/contracts: arcade.md §3.3): a mismatch is
-# {"code":400,"msg":"An error occurred during verification"} (one docs version adds
-# "error":"user_mismatch"); "too late" is {"code":400,"msg":"Bad request","data":null}; the SDK's
-# host answers {"name","message"}. Anything else is "not confirmed", without guessing which.
-_MISMATCH_MESSAGE = "an error occurred during verification"
-
-
-def _is_mismatch(body: object) -> bool:
-    if not isinstance(body, dict):
-        return False
-    said = " ".join(str(body.get(key, "")) for key in ("msg", "message", "name", "error")).lower()
-    return body.get("error") == "user_mismatch" or _MISMATCH_MESSAGE in said or "user_mismatch" in said
-
-
-def _is_closed(body: object) -> bool:
-    return isinstance(body, dict) and str(body.get("msg", body.get("message", ""))).lower() == "bad request"
-
-
-def _to_authorization(body: dict[str, Any]) -> Authorization | None:
-    """An ``AuthorizationResponse`` (as JSON) into ours: a token, a link to consent, or neither."""
-    status, context = body.get("status"), body.get("context")
-    if status == "completed" and isinstance(context, dict) and _text(context.get("token")):
-        info = context.get("user_info")
-        info = info if isinstance(info, dict) else {}
-        return Authorized(token=context["token"], email=_email(info), user_info=dict(info))
-    auth_id, url = body.get("id"), body.get("url")
-    if status in ("pending", "not_started") and isinstance(auth_id, str) and auth_id and isinstance(url, str) and url:
-        return NeedsConsent(auth_id=auth_id, url=url)
-    return None
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _seconds(retry_after: str | None, *, limit: float) -> float:
-    """``Retry-After`` in seconds (the delta-seconds form), between 0 and ``limit``."""
-    try:
-        return max(0.0, min(float(retry_after or "0"), limit))
-    except ValueError:
-        return 0.0
-
-
-def _email(user_info: object) -> str | None:
-    if isinstance(user_info, dict):
-        email = user_info.get("email")
-        if isinstance(email, str) and email:
-            return email
-    return None
-
-
-def _translate(exc: arcadepy.APIError, call: str) -> ArcadeRejected | ArcadeUnavailable:
-    """Map arcadepy's exceptions onto our tree. Bodies are logged by status only: they may echo ids."""
-    if isinstance(exc, arcadepy.APIStatusError):
-        return _status_error(exc.status_code, call)
-    log.warning("arcade.error call=%s error=%s", call, type(exc).__name__)
-    return ArcadeUnavailable(f"Arcade {call} failed: {type(exc).__name__}")
-
-
-def _status_error(status: int, call: str) -> ArcadeRejected | ArcadeUnavailable:
-    log.warning("arcade.error call=%s status=%s", call, status)
-    if status in (400, 401, 403, 404, 415, 422):
-        return ArcadeRejected(f"Arcade {call} answered {status}")
-    return ArcadeUnavailable(f"Arcade {call} answered {status}")
