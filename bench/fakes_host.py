@@ -79,6 +79,12 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
         acks = await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
         return web.json_response({"acks": acks})
 
+    async def commands(request: web.Request) -> web.Response:
+        """Signed slash-command requests for ``bench.sender`` to send (HTTP mode)."""
+        users: list[str] = (await _json_body(request))["users"]
+        signed = [(user, *slack.signed_slash_command(user)) for user in users]
+        return web.json_response({"requests": [[user, raw.decode(), headers] for user, raw, headers in signed]})
+
     async def progress(request: web.Request) -> web.Response:
         users: list[str] = (await _json_body(request))["users"]
         prompted = sum(1 for u in users if u in seen.prompted_at)
@@ -94,6 +100,7 @@ def slack_routes(slack: FakeSlack) -> list[web.RouteDef]:
 
     return [
         web.post("/ctl/burst", burst),
+        web.post("/ctl/commands", commands),
         web.post("/ctl/progress", progress),
         web.get("/ctl/socket", socket),
     ]

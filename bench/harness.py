@@ -17,6 +17,7 @@ import aiohttp
 
 from bench import procs
 from bench.database import database
+from bench.sender import CommandSender
 from bench.stats import summary
 from bot.verifier import VERIFY_PATH
 
@@ -66,6 +67,7 @@ class Harness:
         self.arcade: procs.Child | None = None
         self.target: procs.Child | None = None
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        self.sender = CommandSender()  # HTTP mode's slash commands (bench.sender)
         self._batch = 0
         self._db_dir = tempfile.TemporaryDirectory(prefix="bench-db-")
         self._stack = contextlib.AsyncExitStack()
@@ -82,6 +84,7 @@ class Harness:
         arcade_args = ["--arcade-latency", str(lat["arcade"]), "--gmail-latency", str(lat["gmail"]), *extra]
         arcade_args += ["--verifier-url", f"{PUBLIC_URL}{VERIFY_PATH}"]
         self.arcade = await procs.spawn_fakes("arcade", arcade_args, self.log_dir)
+        await self._stack.enter_async_context(self.sender)
         return self
 
     async def __aexit__(

@@ -62,10 +62,15 @@ class Run(Harness):
 
     async def burst(self, users: list[str], spread: float = 1.0, start_at: float | None = None) -> dict[str, Any]:
         """``len(users)`` commands from as many users, evenly spread over ``spread`` seconds (from ``start_at``)."""
-        body = {"users": users, "spread": spread, "mode": self.cfg.mode, "start_at": start_at}
-        body["app_url"] = f"http://127.0.0.1:{self.port}/slack/events" if self.cfg.mode == "http" else None
-        before, since = self.cpu(), time.monotonic()
-        acks = (await self.ctl(self.slack, "/ctl/burst", body))["acks"]
+        if self.cfg.mode == "http":  # sent from this process (bench.sender), signed by the fake
+            requests = (await self.ctl(self.slack, "/ctl/commands", {"users": users}))["requests"]
+            url, start = f"http://127.0.0.1:{self.port}/slack/events", start_at or time.monotonic() + 0.05
+            before, since = self.cpu(), time.monotonic()
+            acks = await self.sender.burst(url, requests, start, spread / max(1, len(users)))
+        else:
+            body = {"users": users, "spread": spread, "mode": self.cfg.mode, "start_at": start_at}
+            before, since = self.cpu(), time.monotonic()
+            acks = (await self.ctl(self.slack, "/ctl/burst", body))["acks"]
         until, after = time.monotonic(), self.cpu()
         sent = [a[3] for a in acks]
         result: dict[str, Any] = summary([a[2] for a in acks]) | {

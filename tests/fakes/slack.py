@@ -411,6 +411,20 @@ class FakeSlack(SlackWorld, Served):
         command: str = "/connect-gmail",
         mode: str = "http",
     ) -> Ack:
+        user, cid, payload = self._slash_payload(user_id, text, channel_id, team_id, command)
+        return await self._deliver(mode, "slash_commands", payload, user=user.id, channel=cid, team=user.team_id)
+
+    def signed_slash_command(self, user_id: str, *, command: str = "/connect-gmail") -> tuple[bytes, dict[str, str]]:
+        """The HTTP request Slack would send for a slash command (body and headers, signed now),
+        for a sender in another process; its ack is that sender's to read."""
+        _, _, payload = self._slash_payload(user_id, "", None, None, command)
+        raw = urlencode(payload).encode()
+        headers = {"User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)", "Content-Type": FORM}
+        return raw, {**headers, **self.sign(raw)}
+
+    def _slash_payload(
+        self, user_id: str, text: str, channel_id: str | None, team_id: str | None, command: str
+    ) -> tuple[User, str, Args]:
         user, cid, base = self._actor(user_id, team_id, channel_id)
         payload = {
             "token": base["token"],
@@ -427,7 +441,7 @@ class FakeSlack(SlackWorld, Served):
             "response_url": self._issue_response_url("commands", user, cid, ephemeral_source=True),
             "trigger_id": base["trigger_id"],
         }
-        return await self._deliver(mode, "slash_commands", payload, user=user.id, channel=cid, team=user.team_id)
+        return user, cid, payload
 
     async def block_action(
         self,
