@@ -16,6 +16,10 @@ Tables:
 * ``audit``: per-user authorization events (requested, prompted, completed, failed, expired,
   disconnected, delivery_sent) with times, kept for a configurable number of days.
 
+``Store`` holds the pending flows and the outbox itself; its other query groups are its base
+classes: ``bot.store.audit`` (``audit``, ``home_viewers``) and ``bot.store.once`` (``seen_events``,
+``used_tokens``).
+
 No user's token (Google's, or a Slack user token) is ever written here: the outbox records *that*
 labels are owed, not the labels. Bot tokens of installed workspaces are, in ``installations``: the
 bot needs them to act at all.
@@ -29,28 +33,29 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import asyncpg
 
 from bot.errors import StoreUnavailable
-from bot.models import AuditEvent, AuditName, OutboxItem, Outcome, PendingFlow, SlackUser
+from bot.models import OutboxItem, Outcome, PendingFlow, SlackUser
+from bot.store.audit import AuditTrail, home_rows, insert_audit
 from bot.store.connect import open_engine
-from bot.store.engine import Engine, Row, Tx
+from bot.store.engine import Engine, Tx
 from bot.store.installs import Installs
 from bot.store.leases import Leases
+from bot.store.once import Once
 from bot.store.postgres import LOST_CONNECTION
 from bot.store.rows import OUTBOX_COLUMNS, PENDING_COLUMNS, outbox, pending
 
 PING_SECONDS = 2.0  # /healthz answers "down" rather than wait out a reconnection
-EVENT_MEMORY_SECONDS = 3600.0  # Slack retries an event for minutes, not hours
 DATABASE_ERRORS = (sqlite3.Error, asyncpg.PostgresError, *LOST_CONNECTION)
 # The database is down or busy (not a bug in a query): the caller is told StoreUnavailable.
 UNREACHABLE = (sqlite3.OperationalError, *LOST_CONNECTION)
 T = TypeVar("T")
 
 
-class Store:
+class Store(AuditTrail, Once):
     def __init__(self, db: Engine, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
@@ -183,7 +188,7 @@ class Store:
                 self._clock() + lease_seconds,  # from when the write runs: never born expired behind a queue
                 provider,
             )
-            await _insert_audit(tx, user, kind, "", now, provider)
+            await insert_audit(tx, user, kind, "", now, provider)
             return OutboxItem(int(inserted[0][0]), user, kind, reply, now, provider=provider)
 
         return await self._write(statement)
@@ -206,116 +211,7 @@ class Store:
 
         async def statement(tx: Tx) -> bool:
             await tx.execute("UPDATE outbox SET sent_at = ?, owner = NULL WHERE id = ?", now, item.id)
-            await _insert_audit(tx, item.user, "delivery_sent", item.kind, now, item.provider)
-            return bool(await _home_rows(tx, item.user))
+            await insert_audit(tx, item.user, "delivery_sent", item.kind, now, item.provider)
+            return bool(await home_rows(tx, item.user))
 
         return await self._write(statement)
-
-    async def home_opened(self, user: SlackUser) -> None:
-        """The user opened the bot's App Home: from now on any replica refreshes it for them."""
-        now = self._clock()
-        await self._write(
-            lambda tx: tx.execute(
-                "INSERT INTO home_viewers (team_id, user_id, opened_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (team_id, user_id) DO UPDATE SET opened_at = excluded.opened_at",
-                user.team_id,
-                user.user_id,
-                now,
-            )
-        )
-
-    async def opened_home(self, user: SlackUser) -> bool:
-        async def query(tx: Tx) -> bool:
-            return bool(await _home_rows(tx, user))
-
-        return await self._read(query)
-
-    async def audit(self, user: SlackUser, event: AuditName, detail: str = "", *, provider: str = "gmail") -> None:
-        """Append to the user's audit trail. Never pass tokens or message contents here."""
-        now = self._clock()
-        await self._write(lambda tx: _insert_audit(tx, user, event, detail, now, provider))
-
-    async def recent_audit(self, user: SlackUser, limit: int = 5) -> list[AuditEvent]:
-        async def query(tx: Tx) -> list[AuditEvent]:
-            rows = await tx.fetch(
-                "SELECT event, detail, at, provider FROM audit WHERE team_id = ? AND user_id = ?"
-                " ORDER BY at DESC, id DESC LIMIT ?",
-                user.team_id,
-                user.user_id,
-                limit,
-            )
-            return [_audit_event(r) for r in rows]
-
-        return await self._read(query)
-
-    async def last_audit(
-        self, user: SlackUser, events: tuple[AuditName, ...], *, provider: str = "gmail"
-    ) -> AuditEvent | None:
-        marks = ",".join("?" * len(events))
-
-        async def query(tx: Tx) -> AuditEvent | None:
-            rows = await tx.fetch(
-                f"SELECT event, detail, at, provider FROM audit WHERE team_id = ? AND user_id = ? AND provider = ?"  # noqa: S608 - only placeholders are interpolated
-                f" AND event IN ({marks}) ORDER BY at DESC, id DESC LIMIT 1",
-                user.team_id,
-                user.user_id,
-                provider,
-                *events,
-            )
-            return _audit_event(rows[0]) if rows else None
-
-        return await self._read(query)
-
-    async def prune_audit(self, keep_days: int) -> int:
-        cutoff = self._clock() - keep_days * 86_400
-        return await self._write(lambda tx: tx.execute("DELETE FROM audit WHERE at < ?", cutoff))
-
-    async def first_sighting(self, event_id: str) -> bool:
-        """True the first time an event id is seen; False for Slack's retries of it."""
-        now = self._clock()
-
-        async def statement(tx: Tx) -> bool:
-            await tx.execute("DELETE FROM seen_events WHERE seen_at < ?", now - EVENT_MEMORY_SECONDS)
-            inserted = await tx.execute(
-                "INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING", event_id, now
-            )
-            return inserted == 1
-
-        return await self._write(statement)
-
-    async def spend_token(self, token_id: str, expires_at: float) -> bool:
-        """True the first time a single-use token id is spent; False if it was spent before."""
-        now = self._clock()
-
-        async def statement(tx: Tx) -> bool:
-            await tx.execute("DELETE FROM used_tokens WHERE expires_at < ?", now)
-            inserted = await tx.execute(
-                "INSERT INTO used_tokens (token_id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                token_id,
-                expires_at,
-            )
-            return inserted == 1
-
-        return await self._write(statement)
-
-
-async def _insert_audit(
-    tx: Tx, user: SlackUser, event: AuditName, detail: str, at: float, provider: str = "gmail"
-) -> None:
-    await tx.execute(
-        "INSERT INTO audit (team_id, user_id, event, detail, at, provider) VALUES (?, ?, ?, ?, ?, ?)",
-        user.team_id,
-        user.user_id,
-        event,
-        detail,
-        at,
-        provider,
-    )
-
-
-async def _home_rows(tx: Tx, user: SlackUser) -> list[Row]:
-    return await tx.fetch("SELECT 1 FROM home_viewers WHERE team_id = ? AND user_id = ?", user.team_id, user.user_id)
-
-
-def _audit_event(row: Row) -> AuditEvent:
-    return AuditEvent(cast(AuditName, row[0]), str(row[1]), float(row[2]), str(row[3]))
