@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bot import google_errors
 from bot.errors import BotError, GmailAuthError, GmailRateLimited, GmailUnavailable
 from bot.gmail_batch import batch_body, batch_uri, parse_batch
 from bot.labels import from_api
@@ -39,8 +40,6 @@ NUM_RETRIES = 2  # 429, 5xx and rate-limit 403s, like google-api-python-client's
 RETRY_AFTER_CAP = 10.0  # s: a longer Retry-After is reported as "slow down" instead of waited out
 BATCH_SIZE = 25  # labels.get per batch request: Google advises ≤ 50, and users report 429s above ~20-50
 MAX_COUNTED = 101  # Inbox + the first 100 user labels get unread counts: ≤ 101 quota units per listing
-_AUTH_REASONS = {"authError", "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "required"}
-_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 _ACCEPT = {"Accept": "application/json"}
 
 
@@ -146,24 +145,12 @@ def _json(content: bytes) -> dict[str, Any] | None:
 
 
 def _translate(status: int, content: bytes) -> BotError:
-    reasons = _reasons(content)
+    refusal, reasons = google_errors.classify(status, content)
     log.warning("gmail.error status=%s reasons=%s", status, ",".join(sorted(reasons)) or "-")
-    if status == 401 or (status == 403 and reasons & _AUTH_REASONS):
+    if refusal == "refused":
         return GmailAuthError(f"Gmail answered {status}")
-    if status == 429 or (status == 403 and reasons & _RATE_REASONS):
+    if refusal == "slow_down":
         return GmailRateLimited(f"Gmail answered {status}")
     if status >= 500:
         return GmailUnavailable(f"Gmail answered {status}")
     return GmailUnavailable(f"Gmail refused the request ({status})")
-
-
-def _reasons(content: bytes) -> set[str]:
-    """``errors[].reason`` and ``details[].reason`` from Google's error envelope, if parseable."""
-    answer = _json(content)
-    error = answer.get("error") if answer else None
-    found = set()
-    for key in ("errors", "details"):
-        for item in error.get(key, []) if isinstance(error, dict) else []:
-            if isinstance(item, dict) and isinstance(item.get("reason"), str):
-                found.add(item["reason"])
-    return found

@@ -14,7 +14,6 @@ with Slack's date formatting, so each reader sees them in their own time zone.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from bot import google_errors
 from bot.errors import BotError, RateLimited, ServiceUnavailable, TokenRefused
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,6 @@ SERVICE_PATH = "calendar/v3/"  # the API's path under its root, https://www.goog
 REQUEST_TIMEOUT = 15.0
 NUM_RETRIES = 2  # googleapiclient retries 429, 5xx and rate-limit 403s with exponential backoff
 MAX_PAGES = 3  # a page may hold fewer events than asked for; a few more pages are enough
-_AUTH_REASONS = {"authError", "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "required"}
-_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 _NAME = "Google Calendar"
 
 
@@ -200,27 +198,13 @@ _DOWN = f"{_NAME} is unavailable right now. Try again in a few minutes."
 
 def _translate(exc: HttpError) -> BotError:
     status = exc.status_code
-    reasons = _reasons(exc.content)
+    refusal, reasons = google_errors.classify(status, exc.content)
     log.warning("calendar.error status=%s reasons=%s", status, ",".join(sorted(reasons)) or "-")
-    if status == 401 or (status == 403 and reasons & _AUTH_REASONS):
+    if refusal == "refused":
         refused = f"{_NAME} no longer accepts your authorization. Run /connect calendar to connect again."
         return TokenRefused(f"Calendar answered {status}", user_message=refused)
-    if status == 429 or (status == 403 and reasons & _RATE_REASONS):
+    if refusal == "slow_down":
         return RateLimited(
             f"Calendar answered {status}", user_message=f"{_NAME} asked me to slow down. Try again in a minute."
         )
     return ServiceUnavailable(f"Calendar answered {status}", user_message=_DOWN)
-
-
-def _reasons(content: bytes) -> set[str]:
-    """``errors[].reason`` and ``details[].reason`` from Google's error envelope, if parseable."""
-    try:
-        error = json.loads(content)["error"]
-    except (ValueError, KeyError, TypeError):
-        return set()
-    found = set()
-    for key in ("errors", "details"):
-        for item in error.get(key, []) if isinstance(error, dict) else []:
-            if isinstance(item, dict) and isinstance(item.get("reason"), str):
-                found.add(item["reason"])
-    return found
